@@ -1,0 +1,119 @@
+/**
+ * The Book model: a plain value that flows through the stages.
+ * Stages add to it (trees, numbers, labels); targets consume it.
+ */
+import type {Root as HastRoot} from 'hast';
+import type {VFile} from 'vfile';
+import type {BookConfig} from './config/schema.ts';
+
+/** What kind of document a section of the book is. */
+export type DocKind = 'front' | 'chapter' | 'back' | 'generated';
+
+/** A target-independent anchor: an id in the book-wide namespace. */
+export interface Anchor {
+  /** Book-wide unique id written into the HTML. */
+  id: string;
+  /** Document (chapter) that holds it. */
+  docId: string;
+}
+
+/** Something that can be cross-referenced by label (`@fig-x`). */
+export interface Label {
+  kind: 'fig' | 'tbl' | 'lst' | 'eq' | 'sec' | 'ch';
+  label: string;
+  /** "Figure 7.2", "Section 3.1", "Chapter 7". */
+  text: string;
+  id: string;
+  docId: string;
+}
+
+export interface Doc {
+  /** Stable id, also the output file stem: `ch07`, `front-preface`, `back-about`. */
+  id: string;
+  kind: DocKind;
+  /** Path relative to the manuscript root, with forward slashes. */
+  path: string;
+  /** The source file with its messages. */
+  file: VFile;
+  /** Plain-text title (first `#` heading). */
+  title: string;
+  /** Chapter number (1-based) for chapters. */
+  number?: number;
+  /** Index of the part (0-based) for chapters. */
+  partIndex?: number;
+  /** Label for `@ch-…` references, derived from the file name. */
+  label?: string;
+  /** The document body as HTML syntax tree (after all stages). */
+  tree: HastRoot;
+  /** Author-visible fragment (slug or `{#id}`) → book-wide id. */
+  fragments: Map<string, string>;
+  /** Sections for the table of contents (level 2 headings). */
+  sections: {id: string; title: string; number?: string}[];
+  /** What the document contains, for EPUB manifest properties. */
+  hasMath: boolean;
+}
+
+export interface Part {
+  title: string;
+  /** Roman numeral label, "Part I". */
+  label: string;
+  id: string;
+  image?: Asset;
+  alt?: string;
+  docIds: string[];
+}
+
+export interface Asset {
+  /** Path relative to the manuscript root. */
+  path: string;
+  /** Absolute, real path (inside the manuscript). */
+  absPath: string;
+  mediaType: string;
+  /** Content-hash based name, e.g. `img-3fa2c1d0.svg`. */
+  name: string;
+  bytes: Uint8Array;
+  width?: number;
+  height?: number;
+}
+
+export interface BibEntry {
+  key: string;
+  /** Formatted bibliography entry (HTML). */
+  html: string;
+  /** Short in-text form, "Sculley et al. 2015". */
+  short: string;
+  id: string;
+}
+
+export interface IndexEntry {
+  term: string;
+  sub?: string;
+  see?: string;
+  /** Anchor ids where the term occurs. */
+  ids: {id: string; docId: string}[];
+}
+
+export interface Book {
+  config: BookConfig;
+  /** Absolute path of the manuscript root. */
+  root: string;
+  /** Reading order. */
+  docs: Doc[];
+  parts: Part[];
+  assets: Map<string, Asset>;
+  cover?: Asset;
+  labels: Map<string, Label>;
+  /** Book-wide id → document id (where the id lives). */
+  ids: Map<string, string>;
+  bibliography: BibEntry[];
+  glossary: {term: string; definition: string; id: string}[];
+  index: IndexEntry[];
+}
+
+/** Inputs that are not in the manuscript. */
+export interface BuildContext {
+  /** Seconds since the epoch; the only source of time in the pipeline. */
+  sourceDateEpoch: number;
+  /** Absolute path of the templates folder. */
+  templates: string;
+}

@@ -1,0 +1,247 @@
+/**
+ * Markdown → HTML syntax tree for one document. Pure: text in, tree and messages out.
+ * Order matters: author HTML is parsed (rehype-raw) and sanitised before any of our
+ * trusted structure (MathML, highlighting, numbering) is added.
+ */
+import {unified, type Processor} from 'unified';
+import remarkParse from 'remark-parse';
+import remarkGfm from 'remark-gfm';
+import remarkMath from 'remark-math';
+import remarkDirective from 'remark-directive';
+import remarkFrontmatter from 'remark-frontmatter';
+import remarkRehype from 'remark-rehype';
+import rehypeRaw from 'rehype-raw';
+import rehypeSanitize from 'rehype-sanitize';
+import rehypeHighlight from 'rehype-highlight';
+import {common} from 'lowlight';
+import type {Root as MdastRoot, PhrasingContent, Paragraph} from 'mdast';
+import type {Root, Element} from 'hast';
+import {VFile} from 'vfile';
+import {parse as parseYaml} from 'yaml';
+import {visit} from 'unist-util-visit';
+import {toString} from 'hast-util-to-string';
+import path from 'node:path/posix';
+import type {Doc, DocKind, Label} from '../model.ts';
+import {
+  remarkHeadingAttributes, remarkFigures, remarkTableCaptions, remarkFenceAttributes,
+  remarkBookDirectives, remarkCitations, remarkRestoreDirectives,
+} from '../plugins/remark-book.ts';
+import {rehypeTemml, rehypeHeadingIds, rehypeNumbering, rehypeListings, rehypeFootnotes, hasClass} from '../plugins/rehype-book.ts';
+import {bookSchema, reportUnsafe} from '../plugins/sanitize.ts';
+
+export interface DocInput {
+  id: string;
+  kind: DocKind;
+  /** Manuscript-relative path of the Markdown file. */
+  path: string;
+  /** Path shown in messages (relative to the working directory). */
+  displayPath?: string;
+  text: string;
+  number?: number;
+  partIndex?: number;
+}
+
+export interface ImageRef {
+  /** Manuscript-relative path after resolving against the document. */
+  path: string;
+  docId: string;
+  node: Element;
+}
+
+export interface ParsedDoc {
+  doc: Doc;
+  labels: Label[];
+  images: ImageRef[];
+  frontmatter: Record<string, unknown>;
+}
+
+const inlineProcessor = unified().use(remarkParse).use(remarkGfm).use(remarkMath);
+
+/** Parses a caption or other short Markdown into phrasing content. */
+function parseInline(markdown: string): PhrasingContent[] {
+  const tree = inlineProcessor.parse(markdown) as MdastRoot;
+  const first = tree.children[0];
+  return first?.type === 'paragraph' ? (first as Paragraph).children : [];
+}
+
+export function parseDoc(input: DocInput): ParsedDoc {
+  const file = new VFile({path: input.displayPath ?? input.path, value: input.text});
+  const labels: Label[] = [];
+  const fragments = new Map<string, string>();
+  let frontmatter: Record<string, unknown> = {};
+
+  if (/^---[ \t]*[^\s-]/.test(input.text)) {
+    file.message('Front matter must be YAML (`---`); other kinds such as `---js` are not run', {
+      place: {line: 1, column: 1}, source: 'book', ruleId: 'frontmatter',
+    }).fatal = true;
+  }
+
+  const processor = unified()
+    .use(remarkParse)
+    .use(remarkFrontmatter, ['yaml'])
+    .use(remarkGfm)
+    .use(remarkMath)
+    .use(remarkDirective)
+    .use(remarkRestoreDirectives)
+    .use(remarkHeadingAttributes)
+    .use(remarkFenceAttributes)
+    .use(remarkFigures, {parseInline})
+    .use(remarkTableCaptions, {parseInline})
+    .use(remarkBookDirectives)
+    .use(remarkCitations)
+    .use(() => (tree: MdastRoot) => {
+      const yaml = tree.children.find((node) => node.type === 'yaml');
+      if (!yaml) return;
+      try {
+        const value = parseYaml(yaml.value);
+        if (value && typeof value === 'object' && !Array.isArray(value)) frontmatter = value as Record<string, unknown>;
+        else if (value != null) throw new Error('expected a mapping of `key: value`');
+      } catch (error) {
+        file.message(`Malformed front matter: ${(error as Error).message.split('\n')[0]}`, {
+          place: yaml.position, source: 'book', ruleId: 'frontmatter',
+        });
+      }
+    })
+    .use(remarkRehype, {
+      allowDangerousHtml: true,
+      clobberPrefix: `${input.id}-`,
+      footnoteLabel: 'Notes',
+    })
+    .use(rehypeRaw)
+    .use(reportUnsafe)
+    .use(rehypeSanitize, bookSchema)
+    .use(rehypeTemml)
+    .use(rehypeHighlight, {languages: common, detect: false, plainText: ['text', 'txt', 'plain', 'math']})
+    .use(rehypeListings)
+    .use(rehypeFootnotes)
+    .use(rehypeHeadingIds, {docId: input.id, fragments})
+    .use(rehypeNumbering, {docId: input.id, prefix: input.number ? String(input.number) : undefined, labels})
+    .use(rehypeTableAlignment) as unknown as Processor<MdastRoot, MdastRoot, Root>;
+
+  const tree = processor.runSync(processor.parse(file), file) as Root;
+
+  // Title: the one `#` heading, taken out of the body (targets render it with the chapter label).
+  let title = '';
+  let titleIndex = -1;
+  tree.children.forEach((node, index) => {
+    if (node.type !== 'element' || node.tagName !== 'h1') return;
+    if (titleIndex === -1) {
+      title = toString(node).trim();
+      titleIndex = index;
+    } else {
+      file.message('A document has one `#` title; use `##` for sections', {
+        place: node.position, source: 'book', ruleId: 'multiple-titles',
+      });
+    }
+  });
+  let titleId = `${input.id}-title`;
+  if (titleIndex === -1) {
+    file.message('Document has no `# Title` heading', {place: {line: 1, column: 1}, source: 'book', ruleId: 'missing-title'});
+    title = path.basename(input.path, '.md');
+  } else {
+    const heading = tree.children[titleIndex] as Element;
+    titleId = String(heading.properties?.id ?? titleId);
+    tree.children.splice(titleIndex, 1);
+  }
+
+  const images: ImageRef[] = [];
+  const sections: Doc['sections'] = [];
+  visit(tree, 'element', (node: Element) => {
+    if (node.tagName === 'h2' && !hasClass(node, 'footnotes-title')) {
+      const number = node.children[0]?.type === 'element' && hasClass(node.children[0], 'section-number')
+        ? toString(node.children[0]) : undefined;
+      const text = toString(node).trim();
+      sections.push({id: String(node.properties?.id), title: number ? text.slice(number.length).trim() : text, number});
+    }
+    if (node.tagName === 'img') resolveImage(node, input, file, images);
+    if (node.tagName === 'a') classifyLink(node, input, file);
+  });
+
+  const label = input.kind === 'chapter' ? `ch-${path.basename(input.path, '.md').replace(/^\d+[-_]?/, '')}` : undefined;
+  fragments.set('', titleId);
+  const doc: Doc = {
+    id: input.id, kind: input.kind, path: input.path, file, title, tree, fragments, sections,
+    hasMath: false,
+    ...(input.number !== undefined ? {number: input.number} : {}),
+    ...(input.partIndex !== undefined ? {partIndex: input.partIndex} : {}),
+    ...(label ? {label} : {}),
+  };
+  visit(tree, 'element', (node: Element) => {
+    if (node.tagName === 'math') doc.hasMath = true;
+  });
+  if (label) labels.push({kind: 'ch', label, text: `Chapter ${input.number}`, id: titleId, docId: input.id});
+  return {doc, labels, images, frontmatter};
+}
+
+/** GFM writes `align` on cells, which XHTML 5 no longer has: use classes. */
+function rehypeTableAlignment() {
+  return (tree: Root) => {
+    visit(tree, 'element', (node: Element) => {
+      if ((node.tagName === 'td' || node.tagName === 'th') && node.properties?.align) {
+        const align = String(node.properties.align);
+        delete node.properties.align;
+        node.properties.className = [`align-${align}`];
+      }
+    });
+  };
+}
+
+function resolveImage(node: Element, input: DocInput, file: VFile, images: ImageRef[]) {
+  const src = String(node.properties?.src ?? '');
+  const place = node.position;
+  if (!src) {
+    file.message('Image without a source', {place, source: 'book', ruleId: 'missing-image'});
+    return;
+  }
+  if (node.properties?.alt === undefined) {
+    file.message(`Image \`${src}\` has no alternative text`, {place, source: 'book', ruleId: 'image-alt'});
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(src) || src.startsWith('//')) {
+    file.message(`Image \`${src}\` is not a file of the manuscript; remote and \`file:\` images are not allowed`, {
+      place, source: 'book', ruleId: 'remote-image',
+    }).fatal = true;
+    delete node.properties.src;
+    return;
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(src.split(/[?#]/)[0]!);
+  } catch {
+    decoded = src;
+  }
+  if (decoded.startsWith('/')) {
+    file.message(`Image \`${src}\` uses an absolute path; write it relative to the chapter`, {
+      place, source: 'book', ruleId: 'outside-manuscript',
+    }).fatal = true;
+    delete node.properties.src;
+    return;
+  }
+  const resolved = path.normalize(path.join(path.dirname(input.path), decoded));
+  if (resolved.startsWith('../') || resolved === '..') {
+    file.message(`Image \`${src}\` is outside the manuscript folder`, {place, source: 'book', ruleId: 'outside-manuscript'}).fatal = true;
+    delete node.properties.src;
+    return;
+  }
+  node.properties.dataAsset = resolved;
+  images.push({path: resolved, docId: input.id, node});
+}
+
+/** Marks links to other Markdown files for resolve.ts; anything else relative is an error. */
+function classifyLink(node: Element, input: DocInput, file: VFile) {
+  const href = node.properties?.href;
+  if (typeof href !== 'string' || hasClass(node, 'xref')) return;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(href) || href.startsWith('//')) {
+    if (!/^https?:/i.test(href) && !/^mailto:/i.test(href)) {
+      file.message(`Link \`${href}\` uses a scheme that books cannot follow`, {place: node.position, source: 'book', ruleId: 'link-scheme'});
+    }
+    node.properties.className = [...((node.properties.className as string[]) ?? []), 'external'];
+    return;
+  }
+  const [target = '', fragment = ''] = href.split('#');
+  let decoded = target;
+  try {
+    decoded = decodeURIComponent(target);
+  } catch {}
+  node.properties.dataLink = target === '' ? input.path : path.normalize(path.join(path.dirname(input.path), decoded));
+  node.properties.dataFragment = fragment;
+}

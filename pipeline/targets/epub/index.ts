@@ -1,0 +1,299 @@
+/**
+ * The EPUB 3 target. epub-gen-memory packages the book (the user's choice); everything it
+ * gets wrong is kept away from it: it receives our own OPF/nav/NCX/chapter templates and
+ * finished XHTML (so its lossy HTML normaliser and its URL fetcher never run), and the zip it
+ * writes is normalised afterwards (fixed order and timestamps) for byte-identical builds.
+ */
+import {createHash} from 'node:crypto';
+import type {Element, Root, ElementContent} from 'hast';
+import {h} from 'hastscript';
+import {visit} from 'unist-util-visit';
+import epubGen from 'epub-gen-memory';
+import ejs from 'ejs';
+import type {Book, Doc} from '../../model.ts';
+import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
+import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, semanticsOf} from '../pages.ts';
+import {normaliseZip} from './zip.ts';
+
+export interface EpubTemplates {
+  contentOpf: string;
+  nav: string;
+  ncx: string;
+  chapter: string;
+  css: string;
+}
+
+/** Print page numbers for the page list: id of an element → printed folio. */
+export interface PageMarks {
+  /** Marks in reading order: the page label and the id of the first element on that page. */
+  marks: {label: string; id: string}[];
+}
+
+interface EpubDoc {
+  id: string;
+  filename: string;
+  title: string;
+  tree: Root;
+  properties?: string;
+  linear?: boolean;
+  bodyType?: string;
+}
+
+export async function renderEpub(book: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PageMarks}): Promise<Uint8Array> {
+  const {config} = book;
+  const lang = config.language;
+  const fileOf = (docId: string) => `${docId}.xhtml`;
+  const docs: EpubDoc[] = [];
+  const idToFile = new Map<string, string>();
+  for (const [id, docId] of book.ids) idToFile.set(id, fileOf(docId));
+
+  if (book.cover) {
+    docs.push({
+      id: 'cover', filename: 'cover.xhtml', title: 'Cover', linear: true,
+      tree: {type: 'root', children: [h('section', {'epub:type': 'cover', className: ['cover'], ariaLabel: 'Cover'}, [
+        h('img', {src: `images/${book.cover.name}`, alt: config.cover?.alt ?? config.title, className: ['cover-image']}),
+      ])]},
+    });
+  }
+  docs.push({id: 'titlepage', filename: 'titlepage.xhtml', title: config.title, tree: {type: 'root', children: [halfTitlePage(book), titlePage(book)]}, bodyType: 'frontmatter'});
+  docs.push({id: 'copyright', filename: 'copyright.xhtml', title: 'Copyright', tree: {type: 'root', children: [copyrightPage(book)]}, bodyType: 'frontmatter'});
+  for (const id of ['title-page', 'copyright-page']) idToFile.set(id, id === 'title-page' ? 'titlepage.xhtml' : 'copyright.xhtml');
+
+  const partOfDoc = new Map<string, number>();
+  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
+  const startedParts = new Set<number>();
+  for (const doc of book.docs) {
+    const partIndex = partOfDoc.get(doc.id);
+    if (partIndex !== undefined && !startedParts.has(partIndex)) {
+      startedParts.add(partIndex);
+      const part = book.parts[partIndex]!;
+      docs.push({
+        id: part.id, filename: `${part.id}.xhtml`, title: `${part.label}: ${part.title}`, bodyType: 'bodymatter',
+        tree: {type: 'root', children: [partPage(part, part.image ? `images/${part.image.name}` : undefined)]},
+      });
+      idToFile.set(part.id, `${part.id}.xhtml`);
+      idToFile.set(`${part.id}-title`, `${part.id}.xhtml`);
+    }
+    const tree = cloneTree(doc.tree);
+    removeByClass(tree, 'print-only');
+    docs.push({
+      id: doc.id, filename: fileOf(doc.id), title: doc.title,
+      bodyType: doc.kind === 'front' ? 'frontmatter' : doc.kind === 'chapter' ? 'bodymatter' : 'backmatter',
+      tree: {type: 'root', children: [docSection(doc, tree.children as ElementContent[])]},
+      ...(doc.hasMath ? {properties: 'mathml'} : {}),
+    });
+  }
+
+  // Page-break markers for the print page list.
+  const pageList: {label: string; href: string; value: string}[] = [];
+  if (options.pages) {
+    const byId = new Map<string, string[]>();
+    for (const mark of options.pages.marks) byId.set(mark.id, [...(byId.get(mark.id) ?? []), mark.label]);
+    for (const doc of docs) {
+      visit(doc.tree, 'element', (node: Element, index, parent) => {
+        const id = node.properties?.id;
+        const labels = typeof id === 'string' ? byId.get(id) : undefined;
+        if (!labels || !parent || index === undefined) return;
+        const markers = labels.map((label) => h('span', {
+          id: `page-${label}`, 'epub:type': 'pagebreak', role: 'doc-pagebreak', ariaLabel: label, className: ['pagebreak'],
+        }));
+        // A marker before a block, or as the first thing inside a section/header.
+        (parent.children as ElementContent[]).splice(index, 0, ...markers);
+        for (const label of labels) pageList.push({label, href: `${doc.filename}#page-${label}`, value: /^\d+$/.test(label) ? label : '0'});
+        byId.delete(id as string);
+        return index + markers.length + 1;
+      });
+    }
+  }
+
+  // Links and images, rewritten for the package's file layout.
+  const images = new Set<string>();
+  for (const doc of docs) {
+    visit(doc.tree, 'element', (node: Element) => {
+      const props = node.properties ?? {};
+      if (node.tagName === 'a' && typeof props.href === 'string' && props.href.startsWith('#')) {
+        const id = props.href.slice(1);
+        const file = idToFile.get(id);
+        props.href = file && file !== doc.filename ? `${file}#${id}` : `#${id}`;
+      }
+      if (node.tagName === 'img') {
+        const asset = typeof props.dataAsset === 'string' ? book.assets.get(props.dataAsset) : undefined;
+        delete props.dataAsset;
+        if (asset) {
+          props.src = `images/${asset.name}`;
+          if (asset.width && asset.height) [props.width, props.height] = [asset.width, asset.height];
+          images.add(asset.name);
+        } else if (typeof props.src === 'string' && props.src.startsWith('images/')) {
+          images.add(props.src.slice('images/'.length));
+        } else {
+          delete props.src;
+        }
+      }
+      for (const key of Object.keys(props)) if (key.startsWith('data') && key !== 'dataDoc') delete props[key];
+      delete props.dataDoc;
+    });
+  }
+
+  const assetsByName = new Map([...book.assets.values()].map((asset) => [asset.name, asset]));
+  const documents = docs.map((doc) => ({doc, xhtml: wrapDocument(doc, lang)}));
+  const identifier = identifierOf(book);
+  const modified = new Date(options.sourceDateEpoch * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const hasMath = docs.some((d) => d.properties?.includes('mathml'));
+  const imageCount = images.size;
+
+  const toc = tocOf(book, docs);
+  const firstChapter = docs.find((d) => d.bodyType === 'bodymatter');
+  const landmarks = [
+    book.cover ? {type: 'cover', href: 'cover.xhtml', label: 'Cover'} : undefined,
+    {type: 'titlepage', href: 'titlepage.xhtml', label: 'Title Page'},
+    {type: 'toc', href: 'nav.xhtml#toc', label: 'Contents'},
+    firstChapter ? {type: 'bodymatter', href: firstChapter.filename, label: 'Start of Content'} : undefined,
+    {type: 'copyright-page', href: 'copyright.xhtml', label: 'Copyright'},
+    docs.some((d) => d.id === 'back-bibliography') ? {type: 'bibliography', href: 'back-bibliography.xhtml', label: 'Bibliography'} : undefined,
+    docs.some((d) => d.id === 'back-glossary') ? {type: 'glossary', href: 'back-glossary.xhtml', label: 'Glossary'} : undefined,
+    docs.some((d) => d.id === 'back-index') ? {type: 'index', href: 'back-index.xhtml', label: 'Index'} : undefined,
+  ].filter(Boolean);
+
+  const features = ['tableOfContents', 'readingOrder', 'structuralNavigation', 'alternativeText', 'displayTransformability'];
+  if (pageList.length > 0) features.push('pageNavigation', 'printPageNumbers');
+  if (hasMath) features.push('MathML');
+  if (book.docs.some((d) => d.id === 'back-index')) features.push('index');
+
+  const data = {
+    identifier,
+    title: config.title,
+    subtitle: config.subtitle,
+    authors: config.authors,
+    publisher: config.publisher,
+    date: config.date,
+    modified,
+    language: lang,
+    description: config.description,
+    subjects: config.subjects,
+    rights: `${config.license.name} (${config.license.short})`,
+    licenseUrl: config.license.url,
+    printIsbn: config.identifiers.isbn?.replace(/-/g, ''),
+    series: config.series,
+    hasPageList: pageList.length > 0,
+    accessModes: imageCount > 0 ? ['textual', 'visual'] : ['textual'],
+    accessModeSufficient: imageCount > 0 ? ['textual', 'textual,visual'] : ['textual'],
+    accessibilityFeatures: features,
+    accessibilitySummary:
+      'This publication has structured navigation (parts, chapters and sections), alternative text for every image' +
+      (hasMath ? ', mathematics in MathML' : '') +
+      (pageList.length > 0 ? ', and page numbers from the print edition' : '') +
+      '. It does not rely on colour or sound.',
+    cover: book.cover ? {id: 'cover-image'} : undefined,
+    manifest: [
+      ...documents.map(({doc}) => ({id: `doc-${doc.id}`, href: doc.filename, mediaType: 'application/xhtml+xml', properties: doc.properties})),
+      ...[...images].sort().map((name) => {
+        const asset = assetsByName.get(name)!;
+        const isCover = book.cover?.name === name;
+        return {id: isCover ? 'cover-image' : `img-${name.replace(/\W/g, '-')}`, href: `images/${name}`, mediaType: asset.mediaType, properties: isCover ? 'cover-image' : undefined};
+      }),
+    ],
+    spine: documents.map(({doc}) => ({id: `doc-${doc.id}`, linear: doc.linear})),
+    toc,
+    tocDepth: 3,
+    landmarks,
+    pageList,
+    maxPage: Math.max(0, ...pageList.map((p) => Number(p.value) || 0)),
+  };
+
+  const epub = new epubGen.EPub(
+    {
+      title: config.title,
+      author: config.authors.map((a) => a.name),
+      publisher: config.publisher ?? '',
+      description: config.description ?? config.title,
+      lang,
+      date: new Date(options.sourceDateEpoch * 1000).toISOString(),
+      css: templates.css,
+      contentOPF: ejs.render(templates.contentOpf, {book: data}),
+      tocXHTML: ejs.render(templates.nav, {book: data}),
+      tocNCX: ejs.render(templates.ncx, {book: data}),
+      chapterXHTML: templates.chapter,
+      tocInTOC: false,
+      prependChapterTitles: false,
+      ignoreFailedDownloads: false,
+      verbose: false,
+      fonts: [],
+      version: 3,
+    },
+    documents.map(({doc, xhtml}) => ({title: doc.title, filename: doc.filename, content: '', document: xhtml})),
+  );
+  await epub.render();
+  // Our templates are already rendered; the library's toc.xhtml name is replaced by nav.xhtml.
+  const zip = (epub as unknown as {zip: {file: (name: string, data?: unknown) => unknown; remove: (name: string) => void; generateAsync: (o: object) => Promise<Uint8Array>}}).zip;
+  zip.remove('OEBPS/toc.xhtml');
+  zip.file('OEBPS/nav.xhtml', ejs.render(templates.nav, {book: data}));
+  for (const name of images) zip.file(`OEBPS/images/${name}`, assetsByName.get(name)!.bytes);
+  const raw = await zip.generateAsync({type: 'uint8array', compression: 'DEFLATE', compressionOptions: {level: 9}});
+  return normaliseZip(raw, options.sourceDateEpoch);
+}
+
+function wrapDocument(doc: EpubDoc, lang: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" lang="${lang}" xml:lang="${lang}">
+<head>
+<meta charset="UTF-8"/>
+<title>${escapeXml(doc.title)}</title>
+<link rel="stylesheet" type="text/css" href="style.css"/>
+</head>
+<body${doc.bodyType ? ` epub:type="${doc.bodyType}"` : ''}>
+${toXhtml(doc.tree)}
+</body>
+</html>
+`;
+}
+
+interface TocItem {
+  label: string;
+  href: string;
+  children?: TocItem[];
+}
+
+function tocOf(book: Book, docs: EpubDoc[]): TocItem[] {
+  const items: TocItem[] = [];
+  const inEpub = new Set(docs.map((d) => d.id));
+  const docItem = (doc: Doc): TocItem => ({
+    label: doc.number !== undefined ? `${doc.number}. ${doc.title}` : doc.title,
+    href: `${doc.id}.xhtml`,
+    children: doc.sections.map((s) => ({label: s.number ? `${s.number} ${s.title}` : s.title, href: `${doc.id}.xhtml#${s.id}`})),
+  });
+  items.push({label: 'Title Page', href: 'titlepage.xhtml'}, {label: 'Copyright', href: 'copyright.xhtml'});
+  const partOfDoc = new Map<string, number>();
+  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
+  const partItems = new Map<number, TocItem>();
+  for (const doc of book.docs) {
+    if (!inEpub.has(doc.id)) continue;
+    const partIndex = partOfDoc.get(doc.id);
+    if (partIndex === undefined) {
+      items.push({label: doc.title, href: `${doc.id}.xhtml`, ...(doc.sections.length && doc.kind !== 'generated' ? {children: docItem(doc).children} : {})});
+      continue;
+    }
+    let partItem = partItems.get(partIndex);
+    if (!partItem) {
+      const part = book.parts[partIndex]!;
+      partItem = {label: `${part.label}: ${part.title}`, href: `${part.id}.xhtml`, children: []};
+      partItems.set(partIndex, partItem);
+      items.push(partItem);
+    }
+    partItem.children!.push(docItem(doc));
+  }
+  return items;
+}
+
+/** `urn:isbn:` for an ebook ISBN, a configured UUID, or a UUID derived from the book's identity. */
+export function identifierOf(book: Book): string {
+  const {identifiers, title, authors} = book.config;
+  if (identifiers.ebookIsbn) return `urn:isbn:${identifiers.ebookIsbn.replace(/-/g, '')}`;
+  if (identifiers.uuid) return `urn:uuid:${identifiers.uuid.toLowerCase()}`;
+  const hash = createHash('sha1').update(`${title}\n${authors.map((a) => a.name).join('\n')}\n${identifiers.isbn ?? ''}`).digest('hex');
+  // RFC 4122 version 5 layout, from a name-based hash rather than a random source.
+  const v = `${hash.slice(0, 8)}-${hash.slice(8, 12)}-5${hash.slice(13, 16)}-${((parseInt(hash.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${hash.slice(18, 20)}-${hash.slice(20, 32)}`;
+  return `urn:uuid:${v}`;
+}
+
+export {semanticsOf};

@@ -1,0 +1,20 @@
+/**
+ * Makes a zip reproducible: `mimetype` first and stored, the other entries sorted by
+ * name, every timestamp set from SOURCE_DATE_EPOCH.
+ */
+import {unzipSync, zipSync, type Zippable} from 'fflate';
+
+export function normaliseZip(raw: Uint8Array, sourceDateEpoch: number): Uint8Array {
+  const entries = unzipSync(raw);
+  // DOS timestamps start in 1980 and are local-time based: fflate uses the Date as given.
+  const utc = new Date(Math.max(sourceDateEpoch, 315532800) * 1000);
+  // fflate writes local-time fields; shift so they equal the UTC time whatever TZ says.
+  const mtime = new Date(utc.getTime() + utc.getTimezoneOffset() * 60_000);
+  const ordered: Zippable = {};
+  if (!entries.mimetype) throw new Error('EPUB has no mimetype entry');
+  ordered.mimetype = [entries.mimetype, {level: 0, mtime}];
+  for (const name of Object.keys(entries).filter((n) => n !== 'mimetype' && !n.endsWith('/')).sort()) {
+    ordered[name] = [entries[name]!, {level: 9, mtime}];
+  }
+  return zipSync(ordered, {mtime});
+}

@@ -1,0 +1,219 @@
+/**
+ * What Chrome cannot do, done on the printed PDF with pdf-lib: folios (roman in the front
+ * matter, arabic from 1 in the body), running heads, page labels, nested bookmarks,
+ * document metadata with an XMP packet, trim/bleed boxes and crop marks.
+ * The page furniture is drawn as marked `/Artifact` content, so the tag tree stays intact.
+ */
+import {
+  PDFDocument, PDFName, PDFDict, PDFArray, PDFHexString, PDFNumber, PDFNull, PDFRef, PDFString,
+  StandardFonts, rgb, beginMarkedContent, endMarkedContent, type PDFFont, type PDFPage,
+} from 'pdf-lib';
+import fontkit from '@pdf-lib/fontkit';
+import type {Book} from '../../model.ts';
+import type {Destination} from './read.ts';
+
+export interface PageInfo {
+  /** Folio as printed, '' when the page shows none. */
+  folio: string;
+  /** Running head text, '' when none. */
+  head: string;
+  /** Where the folio goes. */
+  placement: 'head' | 'foot' | 'none';
+}
+
+export interface OutlineItem {
+  title: string;
+  id: string;
+  children: OutlineItem[];
+}
+
+export interface FinishOptions {
+  book: Book;
+  pages: PageInfo[];
+  /** Index (0-based) of the first body page; pages before it are numbered in roman. */
+  bodyStart: number;
+  outline: OutlineItem[];
+  destinations: Map<string, Destination>;
+  sourceDateEpoch: number;
+  font: Uint8Array;
+  creator: string;
+}
+
+export async function finishPdf(bytes: Uint8Array, options: FinishOptions): Promise<Uint8Array> {
+  const doc = await PDFDocument.load(bytes, {updateMetadata: false});
+  doc.registerFontkit(fontkit);
+  let font: PDFFont;
+  try {
+    font = await doc.embedFont(options.font, {subset: true});
+  } catch {
+    font = await doc.embedFont(StandardFonts.Helvetica);
+  }
+  const {book} = options;
+  const print = book.config.print;
+  const bleed = print.bleed ? toPoints(print.bleed) : 0;
+  const pages = doc.getPages();
+  pages.forEach((page, i) => {
+    const info = options.pages[i];
+    if (info) drawFurniture(page, i, info, font, bleed, toPoints(print.margins.top), toPoints(print.margins.bottom), toPoints(print.margins.outer));
+    if (bleed > 0) {
+      const {width, height} = page.getSize();
+      page.setBleedBox(0, 0, width, height);
+      page.setTrimBox(bleed, bleed, width - 2 * bleed, height - 2 * bleed);
+      if (print.cropMarks) drawCropMarks(page, bleed);
+    }
+  });
+
+  // Page labels, so viewers show the printed folios.
+  const nums: (PDFNumber | PDFDict)[] = [];
+  if (options.bodyStart > 0) nums.push(PDFNumber.of(0), doc.context.obj({S: PDFName.of('r')}));
+  nums.push(PDFNumber.of(options.bodyStart), doc.context.obj({S: PDFName.of('D')}));
+  doc.catalog.set(PDFName.of('PageLabels'), doc.context.obj({Nums: nums}));
+
+  writeOutline(doc, options.outline, options.destinations);
+
+  const {config} = book;
+  const date = new Date(options.sourceDateEpoch * 1000);
+  doc.setTitle(config.subtitle ? `${config.title}: ${config.subtitle}` : config.title, {showInWindowTitleBar: true});
+  doc.setAuthor(config.authors.map((a) => a.name).join(', '));
+  if (config.description) doc.setSubject(config.description);
+  if (config.subjects.length > 0) doc.setKeywords([config.subjects.join(', ')]);
+  doc.setCreator(options.creator);
+  doc.setProducer('Chromium (Skia/PDF) and pdf-lib');
+  doc.setCreationDate(date);
+  doc.setModificationDate(date);
+  doc.setLanguage(config.language);
+  const xmp = doc.context.stream(xmpPacket(book, date, options.creator), {Type: 'Metadata', Subtype: 'XML'});
+  doc.catalog.set(PDFName.of('Metadata'), doc.context.register(xmp));
+  // A fixed file identifier (Chrome's would otherwise be kept as is).
+  return doc.save({useObjectStreams: false, updateFieldAppearances: false});
+}
+
+function drawFurniture(page: PDFPage, index: number, info: PageInfo, font: PDFFont, bleed: number, top: number, bottom: number, outer: number) {
+  if (info.placement === 'none') return;
+  const {width, height} = page.getSize();
+  const size = 8.5;
+  const recto = index % 2 === 0;
+  const left = bleed + outer;
+  const right = width - bleed - outer;
+  page.pushOperators(beginMarkedContent('Artifact'));
+  const color = rgb(0.2, 0.2, 0.2);
+  if (info.placement === 'head') {
+    const y = height - bleed - top * 0.55;
+    const head = fit(info.head, font, size, (right - left) * 0.75);
+    if (recto) {
+      page.drawText(info.folio, {x: right - font.widthOfTextAtSize(info.folio, size), y, size, font, color});
+      if (head) page.drawText(head, {x: right - font.widthOfTextAtSize(info.folio, size) - 18 - font.widthOfTextAtSize(head, size), y, size, font, color});
+    } else {
+      page.drawText(info.folio, {x: left, y, size, font, color});
+      if (head) page.drawText(head, {x: left + font.widthOfTextAtSize(info.folio, size) + 18, y, size, font, color});
+    }
+  } else {
+    const y = bleed + bottom * 0.45;
+    page.drawText(info.folio, {x: (width - font.widthOfTextAtSize(info.folio, size)) / 2, y, size, font, color});
+  }
+  page.pushOperators(endMarkedContent());
+}
+
+function fit(text: string, font: PDFFont, size: number, max: number): string {
+  let out = text.normalize('NFC');
+  if (font.widthOfTextAtSize(out, size) <= max) return out;
+  while (out.length > 1 && font.widthOfTextAtSize(`${out}…`, size) > max) out = out.slice(0, -1).trimEnd();
+  return `${out}…`;
+}
+
+function drawCropMarks(page: PDFPage, bleed: number) {
+  const {width, height} = page.getSize();
+  const length = Math.min(bleed * 0.8, 12);
+  page.pushOperators(beginMarkedContent('Artifact'));
+  for (const [x, y] of [[bleed, bleed], [width - bleed, bleed], [bleed, height - bleed], [width - bleed, height - bleed]] as const) {
+    const dx = x === bleed ? -1 : 1;
+    const dy = y === bleed ? -1 : 1;
+    page.drawLine({start: {x: x + dx * 2, y}, end: {x: x + dx * (2 + length), y}, thickness: 0.25, color: rgb(0, 0, 0)});
+    page.drawLine({start: {x, y: y + dy * 2}, end: {x, y: y + dy * (2 + length)}, thickness: 0.25, color: rgb(0, 0, 0)});
+  }
+  page.pushOperators(endMarkedContent());
+}
+
+/** Builds /Outlines from our own headings (Chrome's loses spaces at line wraps). */
+function writeOutline(doc: PDFDocument, items: OutlineItem[], destinations: Map<string, Destination>) {
+  const pages = doc.getPages();
+  const build = (list: OutlineItem[], parent: PDFRef): {first?: PDFRef; last?: PDFRef; count: number} => {
+    const refs: {ref: PDFRef; dict: PDFDict}[] = [];
+    let count = 0;
+    for (const item of list) {
+      const dest = destinations.get(item.id);
+      if (!dest) continue;
+      const page = pages[dest.page - 1]!;
+      const ref = doc.context.nextRef();
+      const dict = doc.context.obj({
+        Title: PDFHexString.fromText(item.title),
+        Parent: parent,
+        Dest: [page.ref, PDFName.of('XYZ'), PDFNull, dest.y, PDFNull],
+      }) as PDFDict;
+      const children = build(item.children, ref);
+      if (children.first && children.last) {
+        dict.set(PDFName.of('First'), children.first);
+        dict.set(PDFName.of('Last'), children.last);
+        dict.set(PDFName.of('Count'), PDFNumber.of(-children.count));
+      }
+      doc.context.assign(ref, dict);
+      refs.push({ref, dict});
+      count += 1;
+    }
+    refs.forEach(({dict}, i) => {
+      if (i > 0) dict.set(PDFName.of('Prev'), refs[i - 1]!.ref);
+      if (i < refs.length - 1) dict.set(PDFName.of('Next'), refs[i + 1]!.ref);
+    });
+    return {first: refs[0]?.ref, last: refs.at(-1)?.ref, count};
+  };
+  const rootRef = doc.context.nextRef();
+  const top = build(items, rootRef);
+  if (!top.first) return;
+  doc.context.assign(rootRef, doc.context.obj({Type: 'Outlines', First: top.first, Last: top.last, Count: top.count}));
+  doc.catalog.set(PDFName.of('Outlines'), rootRef);
+  doc.catalog.set(PDFName.of('PageMode'), PDFName.of('UseOutlines'));
+}
+
+function xmpPacket(book: Book, date: Date, creator: string): string {
+  const {config} = book;
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const iso = date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const title = config.subtitle ? `${config.title}: ${config.subtitle}` : config.title;
+  const rights = `${config.license.name} (${config.license.short}), ${config.license.url}`;
+  return `<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:pdf="http://ns.adobe.com/pdf/1.3/"
+    xmlns:xmpRights="http://ns.adobe.com/xap/1.0/rights/"
+    xmlns:cc="http://creativecommons.org/ns#">
+   <dc:format>application/pdf</dc:format>
+   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">${esc(title)}</rdf:li></rdf:Alt></dc:title>
+   <dc:creator><rdf:Seq>${config.authors.map((a) => `<rdf:li>${esc(a.name)}</rdf:li>`).join('')}</rdf:Seq></dc:creator>
+${config.description ? `   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">${esc(config.description)}</rdf:li></rdf:Alt></dc:description>\n` : ''}   <dc:subject><rdf:Bag>${config.subjects.map((s) => `<rdf:li>${esc(s)}</rdf:li>`).join('')}</rdf:Bag></dc:subject>
+   <dc:language><rdf:Bag><rdf:li>${esc(config.language)}</rdf:li></rdf:Bag></dc:language>
+${config.publisher ? `   <dc:publisher><rdf:Bag><rdf:li>${esc(config.publisher)}</rdf:li></rdf:Bag></dc:publisher>\n` : ''}   <dc:rights><rdf:Alt><rdf:li xml:lang="x-default">${esc(rights)}</rdf:li></rdf:Alt></dc:rights>
+   <xmpRights:Marked>True</xmpRights:Marked>
+   <xmpRights:WebStatement>${esc(config.license.url)}</xmpRights:WebStatement>
+   <xmpRights:UsageTerms><rdf:Alt><rdf:li xml:lang="x-default">${esc(rights)}</rdf:li></rdf:Alt></xmpRights:UsageTerms>
+   <cc:license rdf:resource="${esc(config.license.url)}"/>
+   <xmp:CreateDate>${iso}</xmp:CreateDate>
+   <xmp:ModifyDate>${iso}</xmp:ModifyDate>
+   <xmp:MetadataDate>${iso}</xmp:MetadataDate>
+   <xmp:CreatorTool>${esc(creator)}</xmp:CreatorTool>
+   <pdf:Producer>Chromium (Skia/PDF) and pdf-lib</pdf:Producer>
+${config.subjects.length ? `   <pdf:Keywords>${esc(config.subjects.join(', '))}</pdf:Keywords>\n` : ''}  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="r"?>`;
+}
+
+export function toPoints(length: string): number {
+  const match = /^(\d+(?:\.\d+)?)(in|mm|cm|pt)$/.exec(length);
+  if (!match) throw new Error(`Not a length: ${length}`);
+  return Number(match[1]) * {in: 72, mm: 72 / 25.4, cm: 72 / 2.54, pt: 1}[match[2] as 'in' | 'mm' | 'cm' | 'pt'];
+}
+
+export {PDFString, PDFArray};

@@ -1,0 +1,251 @@
+/**
+ * The print document: the whole book as one HTML file for Chrome. Pure. Called once per
+ * pass with what the previous pass measured (page numbers, where blank pages go).
+ */
+import {createRequire} from 'node:module';
+import type {Element, ElementContent, Root} from 'hast';
+import {h} from 'hastscript';
+import {visit, SKIP} from 'unist-util-visit';
+import {toString} from 'hast-util-to-string';
+import type {Book, Doc} from '../../model.ts';
+import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
+import {halfTitlePage, titlePage, copyrightPage, partPage, docSection} from '../pages.ts';
+
+const require = createRequire(import.meta.url);
+
+/** One top-level block of the print document, in reading order. */
+export interface Block {
+  id: string;
+  kind: 'half-title' | 'title' | 'copyright' | 'toc' | 'front' | 'part' | 'chapter' | 'back';
+  /** Running-head text for the pages of this block ('' = none). */
+  head: string;
+  /** Starts on a right-hand page. */
+  recto: boolean;
+  /** Folios in lower-case roman (front matter) or arabic (body). */
+  matter: 'front' | 'body';
+  /** Ids inside the block that the TOC links to (chapter title, sections). */
+}
+
+export interface PrintLayout {
+  /** Id → folio text ("ix", "17"): filled into TOC, index and page references. */
+  folios?: Map<string, string>;
+  /** Block ids before which a blank page is inserted. */
+  blanksBefore?: Set<string>;
+  /** Append links to every id we need to locate, so Chrome records where they land (pass 1). */
+  probe?: boolean;
+}
+
+export interface PrintDocument {
+  html: string;
+  blocks: Block[];
+  /** Ids whose page the finished PDF needs (TOC entries, index references, page references). */
+  measuredIds: string[];
+  /** Ids of the top-level blocks of every section (paragraphs, figures…). */
+  blockChildIds: string[];
+}
+
+const PLACEHOLDER = '000';
+
+export function printDocument(book: Book, css: string, layout: PrintLayout): PrintDocument {
+  const {config} = book;
+  const blocks: Block[] = [];
+  const body: ElementContent[] = [];
+  const measured = new Set<string>();
+  const add = (block: Block, element: Element) => {
+    if (layout.blanksBefore?.has(block.id)) {
+      body.push(h('div', {className: ['blank-page'], ariaHidden: 'true'}));
+    }
+    element.properties = {...element.properties, id: element.properties?.id ?? block.id, dataBlock: block.id};
+    blocks.push(block);
+    body.push(element);
+  };
+
+  const half = halfTitlePage(book);
+  half.properties.id = 'half-title';
+  add({id: 'half-title', kind: 'half-title', head: '', recto: true, matter: 'front'}, half);
+  add({id: 'title-page', kind: 'title', head: '', recto: true, matter: 'front'}, titlePage(book));
+  add({id: 'copyright-page', kind: 'copyright', head: '', recto: false, matter: 'front'}, copyrightPage(book));
+
+  const beforeToc = book.docs.filter((d) => d.kind === 'front' && /dedication|epigraph/.test(d.id));
+  for (const doc of beforeToc) add({id: doc.id, kind: 'front', head: '', recto: true, matter: 'front'}, docElement(doc));
+
+  add({id: 'toc', kind: 'toc', head: 'Contents', recto: true, matter: 'front'}, tocElement(book, layout.folios, measured, beforeToc));
+
+  const partOfDoc = new Map<string, number>();
+  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
+  const started = new Set<number>();
+  for (const doc of book.docs) {
+    if (beforeToc.includes(doc)) continue;
+    const partIndex = partOfDoc.get(doc.id);
+    if (partIndex !== undefined && !started.has(partIndex)) {
+      started.add(partIndex);
+      const part = book.parts[partIndex]!;
+      add({id: part.id, kind: 'part', head: '', recto: true, matter: 'body'},
+        partPage(part, part.image ? `/assets/${part.image.name}` : undefined));
+    }
+    const kind = doc.kind === 'chapter' ? 'chapter' : doc.kind === 'front' ? 'front' : 'back';
+    add({
+      id: doc.id, kind, recto: true, matter: doc.kind === 'front' ? 'front' : 'body',
+      head: doc.number !== undefined ? `${doc.number}  ${doc.title}` : doc.title,
+    }, docElement(doc));
+  }
+
+  const root: Root = {type: 'root', children: body};
+  const present = new Set<string>();
+  removeByClass(root, 'online-only');
+  visit(root, 'element', (node: Element) => {
+    if (typeof node.properties?.id === 'string') present.add(node.properties.id);
+  });
+  rewriteForPrint(root, book, layout.folios, measured, present);
+  hyphenate(root, config.language);
+
+  if (layout.probe) {
+    const ids = new Set([...blocks.map((b) => b.id), ...measured, ...blockChildIds(root)]);
+    root.children.push(h('div', {className: ['page-probe']}, [...ids].map((id) => h('a', {href: `#${id}`}, '.'))));
+  }
+
+  const html = `<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml" lang="${config.language}">
+<head>
+<meta charset="UTF-8"/>
+<title>${escapeXml(config.title)}</title>
+<style>${css}\n${pageRules(book)}</style>
+</head>
+<body>
+${toXhtml(root)}
+</body>
+</html>
+`;
+  return {html, blocks, measuredIds: [...measured], blockChildIds: blockChildIds(root)};
+}
+
+/** Ids of the blocks in each document section: candidates for page-break markers. */
+export function blockChildIds(root: Root): string[] {
+  const ids: string[] = [];
+  for (const block of root.children) {
+    if (block.type !== 'element') continue;
+    for (const child of block.children) {
+      if (child.type === 'element' && typeof child.properties?.id === 'string') ids.push(child.properties.id);
+    }
+  }
+  return ids;
+}
+
+function docElement(doc: Doc): Element {
+  const tree = cloneTree(doc.tree);
+  return docSection(doc, tree.children as ElementContent[]);
+}
+
+function tocElement(book: Book, folios: Map<string, string> | undefined, measured: Set<string>, skip: Doc[]): Element {
+  const entry = (id: string, label: Array<ElementContent | string>, level: number): Element => {
+    measured.add(id);
+    return h('li', {className: [`toc-entry`, `toc-level-${level}`]}, [
+      h('a', {href: `#${id}`}, [
+        h('span', {className: ['toc-text']}, label),
+        h('span', {className: ['toc-leader'], ariaHidden: 'true'}),
+        h('span', {className: ['toc-page']}, folios?.get(id) ?? PLACEHOLDER),
+      ]),
+    ]);
+  };
+  const titleId = (doc: Doc) => doc.fragments.get('') ?? `${doc.id}-title`;
+  const items: Element[] = [];
+  const partOfDoc = new Map<string, number>();
+  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
+  const started = new Set<number>();
+  for (const doc of book.docs) {
+    if (skip.includes(doc)) continue;
+    const partIndex = partOfDoc.get(doc.id);
+    if (partIndex !== undefined && !started.has(partIndex)) {
+      started.add(partIndex);
+      const part = book.parts[partIndex]!;
+      items.push(entry(part.id, [h('span', {className: ['toc-part-label']}, `${part.label}`), ' ', part.title], 0));
+    }
+    if (doc.number !== undefined) {
+      items.push(entry(titleId(doc), [h('span', {className: ['toc-number']}, String(doc.number)), ' ', doc.title], 1));
+      for (const section of doc.sections) {
+        items.push(entry(section.id, [h('span', {className: ['toc-number']}, section.number ?? ''), ' ', section.title], 2));
+      }
+    } else {
+      items.push(entry(titleId(doc), [doc.title], 1));
+    }
+  }
+  return h('nav', {className: ['toc'], id: 'toc', role: 'doc-toc', ariaLabelledBy: 'toc-title'}, [
+    h('h1', {id: 'toc-title', className: ['doc-title']}, 'Contents'),
+    h('ol', items),
+  ]);
+}
+
+/** Links, images and page numbers for print. */
+function rewriteForPrint(root: Root, book: Book, folios: Map<string, string> | undefined, measured: Set<string>, present: Set<string>) {
+  visit(root, 'element', (node: Element) => {
+    const props = node.properties ?? {};
+    if (node.tagName === 'a' && typeof props.href === 'string' && props.href.startsWith('#') && !present.has(props.href.slice(1))) {
+      // The target is online-only: say so instead of linking nowhere.
+      node.tagName = 'span';
+      node.properties = {className: ['xref', 'online-only-ref']};
+      node.children = [...node.children, {type: 'text', value: ' (online edition)'}];
+      return;
+    }
+    if (node.tagName === 'img') {
+      const asset = typeof props.dataAsset === 'string' ? book.assets.get(props.dataAsset) : undefined;
+      if (asset) {
+        props.src = `/assets/${asset.name}`;
+        if (asset.width && asset.height) [props.width, props.height] = [asset.width, asset.height];
+      }
+      delete props.dataAsset;
+    }
+    if (node.tagName === 'a' && Array.isArray(props.className) && props.className.includes('index-ref')) {
+      const id = String(props.href).slice(1);
+      measured.add(id);
+      node.children = [{type: 'text', value: folios?.get(id) ?? PLACEHOLDER}];
+    }
+    if (node.tagName === 'a' && Array.isArray(props.className) && props.className.includes('external')) {
+      // The URL is printed after the link text unless the text is the URL.
+      const text = toString(node).trim();
+      const href = String(props.href ?? '');
+      if (text === href || `${text}/` === href || text.replace(/^https?:\/\//, '') === href.replace(/^https?:\/\//, '')) {
+        props.className = [...(props.className as string[]), 'url-shown'];
+      } else {
+        props.dataUrl = href.replace(/^mailto:/, '');
+      }
+    }
+  });
+}
+
+/** Soft hyphens in running text (Chrome here has no hyphenation dictionaries). */
+function hyphenate(root: Root, language: string) {
+  const patterns: Record<string, string> = {en: 'hyphen/en-us', 'en-us': 'hyphen/en-us', 'en-gb': 'hyphen/en-gb', de: 'hyphen/de', fr: 'hyphen/fr', es: 'hyphen/es'};
+  const module = patterns[language.toLowerCase()] ?? patterns[language.toLowerCase().split('-')[0]!];
+  if (!module) return;
+  const {hyphenateSync} = require(module) as {hyphenateSync: (text: string, options?: object) => string};
+  const skip = new Set(['pre', 'code', 'math', 'h1', 'h2', 'h3', 'h4', 'nav', 'a', 'header', 'table', 'figcaption']);
+  visit(root, (node) => {
+    if (node.type === 'element' && skip.has((node as Element).tagName)) return SKIP;
+    if (node.type === 'text' && node.value.length > 5) {
+      node.value = hyphenateSync(node.value, {minWordLength: 7});
+    }
+    return undefined;
+  });
+}
+
+/** A CSS length in points. */
+export function toPoints(length: string): number {
+  const match = /^(\d+(?:\.\d+)?)(in|mm|cm|pt)$/.exec(length);
+  if (!match) throw new Error(`Not a length: ${length}`);
+  const factor = {in: 72, mm: 72 / 25.4, cm: 72 / 2.54, pt: 1}[match[2] as 'in' | 'mm' | 'cm' | 'pt'];
+  return Number(match[1]) * factor;
+}
+
+function pageRules(book: Book): string {
+  const p = book.config.print;
+  const bleed = p.bleed ? toPoints(p.bleed) : 0;
+  const pt = (length: string) => `${(toPoints(length) + bleed).toFixed(2)}pt`;
+  const width = toPoints(p.trim.width) + 2 * bleed;
+  const height = toPoints(p.trim.height) + 2 * bleed;
+  return `
+@page { size: ${width.toFixed(2)}pt ${height.toFixed(2)}pt; margin: ${pt(p.margins.top)} ${pt(p.margins.outer)} ${pt(p.margins.bottom)} ${pt(p.margins.inner)}; }
+@page :left { margin-left: ${pt(p.margins.outer)}; margin-right: ${pt(p.margins.inner)}; }
+@page :right { margin-left: ${pt(p.margins.inner)}; margin-right: ${pt(p.margins.outer)}; }
+html { font-size: ${p.fontSize}; }
+`;
+}

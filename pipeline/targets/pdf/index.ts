@@ -1,0 +1,233 @@
+/**
+ * The print PDF target: two Chrome passes and a pdf-lib finish.
+ * Pass 1 prints with placeholder page numbers and records where every needed id lands
+ * (`/Dests`). Chapter lengths do not change when blank pages are added before rectos,
+ * so every final page number is computed at once; pass 2 prints with them filled in.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import {createRequire} from 'node:module';
+import {PDFDocument} from 'pdf-lib';
+import type {Book} from '../../model.ts';
+import {printDocument, type Block} from './html.ts';
+import {openBrowser, type Resources} from './chrome.ts';
+import {readDestinations, type Destination} from './read.ts';
+import {finishPdf, type PageInfo, type OutlineItem} from './finish.ts';
+
+const require = createRequire(import.meta.url);
+
+export interface PdfResult {
+  bytes: Uint8Array;
+  pageCount: number;
+  /** Printed folio and the id of the first block that starts on that page, in order. */
+  pageMarks: {label: string; id: string}[];
+  /** Folio of every measured id (TOC entries, index references). */
+  folios: Map<string, string>;
+  timings: Record<string, number>;
+  refused: string[];
+  /** Pass-2 check: chapter starts that did not land where predicted. */
+  mismatches: string[];
+}
+
+export interface PdfOptions {
+  templates: string;
+  sourceDateEpoch: number;
+  timeoutMs?: number;
+  log?: (message: string) => void;
+}
+
+const FONT_FILES: Record<string, string> = {
+  'serif-400.woff2': '@fontsource/source-serif-4/files/source-serif-4-latin-400-normal.woff2',
+  'serif-400-italic.woff2': '@fontsource/source-serif-4/files/source-serif-4-latin-400-italic.woff2',
+  'serif-600.woff2': '@fontsource/source-serif-4/files/source-serif-4-latin-600-normal.woff2',
+  'serif-600-italic.woff2': '@fontsource/source-serif-4/files/source-serif-4-latin-600-italic.woff2',
+  'serif-ext-400.woff2': '@fontsource/source-serif-4/files/source-serif-4-latin-ext-400-normal.woff2',
+  'serif-ext-400-italic.woff2': '@fontsource/source-serif-4/files/source-serif-4-latin-ext-400-italic.woff2',
+  'sans-400.woff2': '@fontsource/source-sans-3/files/source-sans-3-latin-400-normal.woff2',
+  'sans-600.woff2': '@fontsource/source-sans-3/files/source-sans-3-latin-600-normal.woff2',
+  'sans-ext-400.woff2': '@fontsource/source-sans-3/files/source-sans-3-latin-ext-400-normal.woff2',
+  'mono-400.woff2': '@fontsource/jetbrains-mono/files/jetbrains-mono-latin-400-normal.woff2',
+  'mono-700.woff2': '@fontsource/jetbrains-mono/files/jetbrains-mono-latin-700-normal.woff2',
+  'math.woff2': '@fontsource/noto-sans-math/files/noto-sans-math-latin-400-normal.woff2',
+};
+
+export function printCss(templates: string): string {
+  const temml = fs.readFileSync(require.resolve('temml/dist/Temml-Local.css'), 'utf8')
+    .replace(/@font-face\s*\{[^}]*\}/g, '').replace(/direction:\s*ltr;?/g, '');
+  const hljs = fs.readFileSync(require.resolve('highlight.js/styles/a11y-light.css'), 'utf8');
+  return `${fs.readFileSync(path.join(templates, 'pdf', 'print.css'), 'utf8')}\n${temml}\n${hljs}\n${fs.readFileSync(path.join(templates, 'pdf', 'after.css'), 'utf8')}`;
+}
+
+export async function renderPdf(book: Book, options: PdfOptions): Promise<PdfResult> {
+  const timings: Record<string, number> = {};
+  const time = async <T>(name: string, run: () => Promise<T>) => {
+    const start = performance.now();
+    try {
+      return await run();
+    } finally {
+      timings[name] = Math.round(performance.now() - start);
+    }
+  };
+  const css = printCss(options.templates);
+  const assetsByName = new Map([...book.assets.values()].map((a) => [a.name, a]));
+  const resources: Resources = {
+    get(pathname) {
+      if (pathname.startsWith('/assets/')) {
+        const asset = assetsByName.get(pathname.slice('/assets/'.length));
+        return asset ? {body: asset.bytes, contentType: asset.mediaType} : undefined;
+      }
+      if (pathname.startsWith('/fonts/')) {
+        const file = FONT_FILES[pathname.slice('/fonts/'.length)];
+        return file ? {body: fs.readFileSync(require.resolve(file)), contentType: 'font/woff2'} : undefined;
+      }
+      return undefined;
+    },
+  };
+  const timeoutMs = options.timeoutMs ?? 300_000;
+  const session = await time('launch', () => openBrowser(resources, options.log));
+  try {
+    // Pass 1: layout with placeholders; learn where everything lands.
+    const first = printDocument(book, css, {probe: true});
+    const pdf1 = await time('pass1', () => session.print(first.html, {timeoutMs}));
+    const doc1 = await PDFDocument.load(pdf1, {updateMetadata: false});
+    const dests1 = readDestinations(doc1);
+    const plan = planPages(first.blocks, dests1, new Set(first.blockChildIds));
+
+    // Pass 2: the real thing.
+    const second = printDocument(book, css, {folios: plan.folios, blanksBefore: plan.blanksBefore});
+    const pdf2 = await time('pass2', () => session.print(second.html, {timeoutMs}));
+    const doc2 = await PDFDocument.load(pdf2, {updateMetadata: false});
+    const dests2 = readDestinations(doc2);
+    const mismatches: string[] = [];
+    for (const block of second.blocks) {
+      const predicted = plan.blockStart.get(block.id);
+      const actual = dests2.get(block.id)?.page ?? dests2.get(`${block.id}-title`)?.page;
+      if (predicted !== undefined && actual !== undefined && predicted !== actual) mismatches.push(`${block.id}: predicted ${predicted}, printed ${actual}`);
+    }
+    if (mismatches.length > 0) options.log?.(`Page numbers moved between passes (${mismatches.join('; ')}); the table of contents may be off.`);
+
+    const pageCount = doc2.getPageCount();
+    const pages = pageInfos(book, second.blocks, plan, pageCount);
+    const font = fs.readFileSync(require.resolve('@fontsource/source-sans-3/files/source-sans-3-latin-400-normal.woff'));
+    const bytes = await time('finish', () => finishPdf(pdf2, {
+      book, pages, bodyStart: plan.bodyStart - 1, outline: outlineOf(book), destinations: dests2,
+      sourceDateEpoch: options.sourceDateEpoch, font, creator: 'book-pipeline (Markdown → EPUB 3 + print PDF)',
+    }));
+    return {
+      bytes, pageCount, pageMarks: plan.pageMarks, folios: plan.folios, timings,
+      refused: [...session.refused], mismatches,
+    };
+  } finally {
+    await session.close();
+  }
+}
+
+interface Plan {
+  blanksBefore: Set<string>;
+  blankPages: Set<number>;
+  /** Final (pass 2) page of each block's first page. */
+  blockStart: Map<string, number>;
+  folios: Map<string, string>;
+  /** 1-based page where folio 1 is. */
+  bodyStart: number;
+  pageMarks: {label: string; id: string}[];
+}
+
+/** Where blank pages go and what every page number becomes, from pass 1 alone. */
+export function planPages(blocks: Block[], dests: Map<string, Destination>, candidates: Set<string>): Plan {
+  const blanksBefore = new Set<string>();
+  const blankPages = new Set<number>();
+  const blockStart = new Map<string, number>();
+  const starts1: {block: Block; page: number}[] = [];
+  let shift = 0;
+  for (const block of blocks) {
+    const page1 = dests.get(block.id)?.page;
+    if (page1 === undefined) continue;
+    let page = page1 + shift;
+    if (block.recto && page % 2 === 0) {
+      blanksBefore.add(block.id);
+      blankPages.add(page);
+      shift++;
+      page++;
+    }
+    starts1.push({block, page: page1});
+    blockStart.set(block.id, page);
+  }
+  const finalPage = (page1: number): number => {
+    let owner = starts1[0];
+    for (const start of starts1) if (start.page <= page1) owner = start;
+    return page1 + ((owner ? blockStart.get(owner.block.id)! - owner.page : 0));
+  };
+  const firstBody = blocks.find((b) => b.matter === 'body');
+  const bodyStart = firstBody ? blockStart.get(firstBody.id) ?? 1 : 1;
+  const folio = (page: number) => (page < bodyStart ? roman(page) : String(page - bodyStart + 1));
+  const folios = new Map<string, string>();
+  const byPage = new Map<number, {id: string; y: number}>();
+  for (const [id, dest] of dests) {
+    const page = finalPage(dest.page);
+    folios.set(id, folio(page));
+    const current = byPage.get(page);
+    // The block nearest the top of the page (PDF y grows upwards).
+    if (candidates.has(id) && (!current || dest.y > current.y)) byPage.set(page, {id, y: dest.y});
+  }
+  const pageMarks = [...byPage].sort((a, b) => a[0] - b[0]).map(([page, {id}]) => ({label: folio(page), id}));
+  return {blanksBefore, blankPages, blockStart, folios, bodyStart, pageMarks};
+}
+
+function pageInfos(book: Book, blocks: Block[], plan: Plan, pageCount: number): PageInfo[] {
+  const starts = blocks
+    .map((block) => ({block, page: plan.blockStart.get(block.id)}))
+    .filter((s): s is {block: Block; page: number} => s.page !== undefined)
+    .sort((a, b) => a.page - b.page);
+  const silent = new Set(['half-title', 'title', 'copyright', 'part']);
+  const infos: PageInfo[] = [];
+  for (let page = 1; page <= pageCount; page++) {
+    const folio = page < plan.bodyStart ? roman(page) : String(page - plan.bodyStart + 1);
+    let owner: Block | undefined;
+    for (const start of starts) if (start.page <= page) owner = start.block;
+    const opener = starts.some((s) => s.page === page);
+    if (plan.blankPages.has(page) || !owner || silent.has(owner.kind) || /dedication|epigraph/.test(owner.id)) {
+      infos.push({folio, head: '', placement: 'none'});
+    } else if (opener) {
+      infos.push({folio, head: '', placement: 'foot'});
+    } else {
+      infos.push({folio, head: page % 2 === 0 ? book.config.title : owner.head, placement: 'head'});
+    }
+  }
+  return infos;
+}
+
+function outlineOf(book: Book): OutlineItem[] {
+  const items: OutlineItem[] = [{title: 'Contents', id: 'toc', children: []}];
+  const partOfDoc = new Map<string, number>();
+  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
+  const parts = new Map<number, OutlineItem>();
+  for (const doc of book.docs) {
+    const item: OutlineItem = {
+      title: doc.number !== undefined ? `${doc.number} ${doc.title}` : doc.title,
+      id: doc.fragments.get('') ?? `${doc.id}-title`,
+      children: doc.sections.map((s) => ({title: s.number ? `${s.number} ${s.title}` : s.title, id: s.id, children: []})),
+    };
+    const partIndex = partOfDoc.get(doc.id);
+    if (partIndex === undefined) {
+      items.push(item);
+      continue;
+    }
+    let part = parts.get(partIndex);
+    if (!part) {
+      const p = book.parts[partIndex]!;
+      part = {title: `${p.label}: ${p.title}`, id: p.id, children: []};
+      parts.set(partIndex, part);
+      items.push(part);
+    }
+    part.children.push(item);
+  }
+  return items;
+}
+
+export function roman(n: number): string {
+  const table: [number, string][] = [[1000, 'm'], [900, 'cm'], [500, 'd'], [400, 'cd'], [100, 'c'], [90, 'xc'], [50, 'l'], [40, 'xl'], [10, 'x'], [9, 'ix'], [5, 'v'], [4, 'iv'], [1, 'i']];
+  let out = '';
+  for (const [value, letters] of table) while (n >= value) { out += letters; n -= value; }
+  return out;
+}

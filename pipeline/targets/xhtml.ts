@@ -1,0 +1,35 @@
+/** hast → well-formed XHTML (for EPUB and the print document). */
+import type {Root, Element, Nodes} from 'hast';
+import {toXast} from 'hast-util-to-xast';
+import {toXml} from 'xast-util-to-xml';
+import {visit} from 'unist-util-visit';
+
+// eslint-disable-next-line no-control-regex
+const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
+
+export function toXhtml(tree: Nodes): string {
+  visit(tree, (node) => {
+    if (node.type === 'text') node.value = node.value.replace(XML_ILLEGAL, '');
+    if (node.type === 'comment') node.value = node.value.replace(/--/g, '- -').replace(XML_ILLEGAL, '');
+  });
+  return toXml(toXast(tree as Root), {closeEmptyElements: true, allowDangerousXml: false});
+}
+
+/** A deep copy, so a target can rewrite links without touching the shared book. */
+export function cloneTree<T extends Nodes>(tree: T): T {
+  return structuredClone(tree);
+}
+
+export function removeByClass(tree: Root | Element, className: string) {
+  visit(tree, 'element', (node: Element, index, parent) => {
+    const value = node.properties?.className;
+    if (parent && index !== undefined && Array.isArray(value) && value.includes(className)) {
+      parent.children.splice(index, 1);
+      return index;
+    }
+  });
+}
+
+export function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
