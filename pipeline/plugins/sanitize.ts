@@ -9,6 +9,14 @@ import {visit, SKIP} from 'unist-util-visit';
 
 const extraTags = ['figure', 'figcaption', 'section', 'aside', 'mark', 'abbr', 'small', 'cite', 'time', 'caption', 'colgroup', 'col', 'u'];
 
+/** GitHub's schema limits class names per element; the book's own classes are allowed anywhere. */
+const relaxedAttributes = Object.fromEntries(
+  Object.entries(defaultSchema.attributes ?? {}).map(([tag, list]) => [
+    tag,
+    list.map((entry) => (Array.isArray(entry) && entry[0] === 'className' ? 'className' : entry)),
+  ]),
+);
+
 export const bookSchema: Schema = {
   ...defaultSchema,
   clobberPrefix: '',
@@ -16,7 +24,7 @@ export const bookSchema: Schema = {
   tagNames: [...(defaultSchema.tagNames ?? []).filter((t) => t !== 'input'), ...extraTags],
   strip: ['script', 'style', 'template', 'noscript', 'iframe', 'object', 'embed', 'svg', 'math', 'title', 'textarea', 'select'],
   attributes: {
-    ...defaultSchema.attributes,
+    ...relaxedAttributes,
     '*': [...(defaultSchema.attributes?.['*'] ?? []), 'className', 'id', 'lang', 'dir', 'role', 'ariaLabel', 'ariaHidden', 'data*'],
     a: ['href', 'title', 'className', 'id'],
     img: ['src', 'alt', 'title', 'width', 'height', 'className', 'id'],

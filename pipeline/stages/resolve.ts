@@ -272,8 +272,9 @@ function indexTree(entries: IndexEntry[], docs: Doc[]): Element {
         items.push(current);
       }
     }
-    return h('section', {className: ['index-group'], ariaLabelledBy: `index-${slugger.slug(letter === '#' ? 'symbols' : letter)}`}, [
-      h('h2', {id: `index-${slugger.slug(letter === '#' ? 'symbols' : letter)}`, className: ['unnumbered']}, letter),
+    const headingId = `index-${slugger.slug(letter === '#' ? 'symbols' : letter)}`;
+    return h('section', {className: ['index-group'], ariaLabelledBy: headingId}, [
+      h('h2', {id: headingId, className: ['unnumbered']}, letter),
       h('ul', items),
     ]);
   }));

@@ -85,7 +85,7 @@ export async function renderEpub(book: Book, templates: EpubTemplates, options: 
   }
 
   // Page-break markers for the print page list.
-  const pageList: {label: string; href: string; value: string}[] = [];
+  const pageList: {label: string; href: string; value: string; type: string}[] = [];
   if (options.pages) {
     const byId = new Map<string, string[]>();
     for (const mark of options.pages.marks) byId.set(mark.id, [...(byId.get(mark.id) ?? []), mark.label]);
@@ -99,7 +99,7 @@ export async function renderEpub(book: Book, templates: EpubTemplates, options: 
         }));
         // A marker before a block, or as the first thing inside a section/header.
         (parent.children as ElementContent[]).splice(index, 0, ...markers);
-        for (const label of labels) pageList.push({label, href: `${doc.filename}#page-${label}`, value: /^\d+$/.test(label) ? label : '0'});
+        for (const label of labels) pageList.push({label, href: `${doc.filename}#page-${label}`, value: /^\d+$/.test(label) ? label : String(romanValue(label)), type: /^\d+$/.test(label) ? 'normal' : 'front'});
         byId.delete(id as string);
         return index + markers.length + 1;
       });
@@ -192,7 +192,8 @@ export async function renderEpub(book: Book, templates: EpubTemplates, options: 
         return {id: isCover ? 'cover-image' : `img-${name.replace(/\W/g, '-')}`, href: `images/${name}`, mediaType: asset.mediaType, properties: isCover ? 'cover-image' : undefined};
       }),
     ],
-    spine: documents.map(({doc}) => ({id: `doc-${doc.id}`, linear: doc.linear})),
+    // The contents follow the copyright page in reading order, as in print.
+    spine: documents.flatMap(({doc}) => doc.id === 'copyright' ? [{id: `doc-${doc.id}`}, {id: 'nav'}] : [{id: `doc-${doc.id}`, linear: doc.linear}]),
     toc,
     tocDepth: 3,
     landmarks,
@@ -230,6 +231,17 @@ export async function renderEpub(book: Book, templates: EpubTemplates, options: 
   for (const name of images) zip.file(`OEBPS/images/${name}`, assetsByName.get(name)!.bytes);
   const raw = await zip.generateAsync({type: 'uint8array', compression: 'DEFLATE', compressionOptions: {level: 9}});
   return normaliseZip(raw, options.sourceDateEpoch);
+}
+
+function romanValue(label: string): number {
+  const values: Record<string, number> = {i: 1, v: 5, x: 10, l: 50, c: 100, d: 500, m: 1000};
+  let total = 0;
+  for (let i = 0; i < label.length; i++) {
+    const value = values[label[i]!] ?? 0;
+    const next = values[label[i + 1] ?? ''] ?? 0;
+    total += value < next ? -value : value;
+  }
+  return total;
 }
 
 function wrapDocument(doc: EpubDoc, lang: string): string {

@@ -84,7 +84,7 @@ export async function openBrowser(resources: Resources, log: (message: string) =
       return;
     }
     if (parsed.pathname === '/' || parsed.pathname === '/index.html') {
-      void request.respond({status: 200, contentType: 'text/html; charset=utf-8', body: current});
+      void request.respond({status: 200, contentType: 'application/xhtml+xml; charset=utf-8', body: current});
       return;
     }
     const resource = resources.get(decodeURIComponent(parsed.pathname));

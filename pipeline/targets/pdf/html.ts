@@ -104,12 +104,14 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
     root.children.push(h('div', {className: ['page-probe']}, [...ids].map((id) => h('a', {href: `#${id}`}, '.'))));
   }
 
-  const html = `<!DOCTYPE html>
-<html xmlns="http://www.w3.org/1999/xhtml" lang="${config.language}">
+  // Served as XHTML: the serializer writes empty elements as <x/>, which only XML parses right.
+  const html = `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" lang="${config.language}" xml:lang="${config.language}">
 <head>
 <meta charset="UTF-8"/>
 <title>${escapeXml(config.title)}</title>
-<style>${css}\n${pageRules(book)}</style>
+<style>/*<![CDATA[*/\n${css.replace(/\]\]>/g, '')}\n${pageRules(book)}\n/*]]>*/</style>
 </head>
 <body>
 ${toXhtml(root)}

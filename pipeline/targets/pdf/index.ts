@@ -91,6 +91,9 @@ export async function renderPdf(book: Book, options: PdfOptions): Promise<PdfRes
     const pdf1 = await time('pass1', () => session.print(first.html, {timeoutMs}));
     const doc1 = await PDFDocument.load(pdf1, {updateMetadata: false});
     const dests1 = readDestinations(doc1);
+    if (!first.blocks.every((block) => dests1.has(block.id))) {
+      throw new Error('Chrome could not lay out the print document (a block is missing from the first pass); run with --debug');
+    }
     const plan = planPages(first.blocks, dests1, new Set(first.blockChildIds));
 
     // Pass 2: the real thing.
