@@ -266,17 +266,19 @@ function splitCitations(node: Text): PhrasingContent[] {
     const items = match[1]!.split(';').map(parseCiteItem).filter((item): item is CiteItem => item !== undefined);
     if (items.length === 0) continue;
     const xrefs = items.filter((item) => isXref(item.key));
+    const at = positionIn(node, match.index!, match[0].length);
     const element =
       xrefs.length === items.length && items.length === 1
-        ? xrefNode(items[0]!.key, node)
-        : citeNode(items, 'paren', node);
+        ? xrefNode(items[0]!.key, at)
+        : citeNode(items, 'paren', at);
     matches.push({start: match.index!, end: match.index! + match[0].length, node: element});
   }
   for (const match of value.matchAll(NARRATIVE)) {
     const start = match.index! + match[1]!.length;
     if (matches.some((m) => start >= m.start && start < m.end)) continue;
     const key = match[2]!;
-    const element = isXref(key) ? xrefNode(key, node) : citeNode([{key}], 'narrative', node);
+    const at = positionIn(node, start, key.length + 1);
+    const element = isXref(key) ? xrefNode(key, at) : citeNode([{key}], 'narrative', at);
     matches.push({start, end: start + key.length + 1, node: element});
   }
   if (matches.length === 0) return [node];
@@ -290,6 +292,20 @@ function splitCitations(node: Text): PhrasingContent[] {
   return out;
 }
 
+/** The source position of `value.slice(index, index + length)` inside a text node. */
+function positionIn(node: Text, index: number, length: number): Text['position'] {
+  const start = node.position?.start;
+  if (!start) return undefined;
+  const point = (i: number) => {
+    const before = node.value.slice(0, i);
+    const lines = before.split('\n');
+    return lines.length === 1
+      ? {line: start.line, column: start.column + i, offset: (start.offset ?? 0) + i}
+      : {line: start.line + lines.length - 1, column: lines.at(-1)!.length + 1, offset: (start.offset ?? 0) + i};
+  };
+  return {start: point(index), end: point(index + length)};
+}
+
 function isXref(key: string): boolean {
   const dash = key.indexOf('-');
   return dash > 0 && XREF_PREFIXES.has(key.slice(0, dash));
@@ -301,16 +317,16 @@ function parseCiteItem(text: string): CiteItem | undefined {
   return {key: match[2]!, ...(match[1] ? {prefix: match[1]} : {}), ...(match[3] ? {locator: match[3]} : {})};
 }
 
-function xrefNode(label: string, origin: Text): PhrasingContent {
+function xrefNode(label: string, position: Text['position']): PhrasingContent {
   return withData(
-    {type: 'emphasis', children: [{type: 'text', value: `@${label}`}], position: origin.position} as PhrasingContent,
+    {type: 'emphasis', children: [{type: 'text', value: `@${label}`}], position} as PhrasingContent,
     {hName: 'a', hProperties: {className: ['xref'], dataRef: label}},
   );
 }
 
-function citeNode(items: CiteItem[], mode: 'paren' | 'narrative', origin: Text): PhrasingContent {
+function citeNode(items: CiteItem[], mode: 'paren' | 'narrative', position: Text['position']): PhrasingContent {
   return withData(
-    {type: 'emphasis', children: [{type: 'text', value: items.map((i) => `@${i.key}`).join('; ')}], position: origin.position} as PhrasingContent,
+    {type: 'emphasis', children: [{type: 'text', value: items.map((i) => `@${i.key}`).join('; ')}], position} as PhrasingContent,
     {hName: 'span', hProperties: {className: ['cite'], dataCites: JSON.stringify(items), dataMode: mode}},
   );
 }

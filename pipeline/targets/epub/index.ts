@@ -8,12 +8,16 @@ import {createHash} from 'node:crypto';
 import type {Element, Root, ElementContent} from 'hast';
 import {h} from 'hastscript';
 import {visit} from 'unist-util-visit';
-import epubGen from 'epub-gen-memory';
+import {createRequire} from 'node:module';
+import type {EPub as EPubClass} from 'epub-gen-memory';
 import ejs from 'ejs';
 import type {Book, Doc} from '../../model.ts';
 import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, semanticsOf} from '../pages.ts';
 import {normaliseZip} from './zip.ts';
+
+// epub-gen-memory is CommonJS; require() gives the same class under tsx, vitest and node.
+const {EPub} = createRequire(import.meta.url)('epub-gen-memory') as {EPub: typeof EPubClass};
 
 export interface EpubTemplates {
   contentOpf: string;
@@ -201,7 +205,7 @@ export async function renderEpub(book: Book, templates: EpubTemplates, options: 
     maxPage: Math.max(0, ...pageList.map((p) => Number(p.value) || 0)),
   };
 
-  const epub = new epubGen.EPub(
+  const epub = new EPub(
     {
       title: config.title,
       author: config.authors.map((a) => a.name),
