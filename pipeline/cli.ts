@@ -21,6 +21,7 @@ Options:
   --out DIR          Output folder (default: dist)
   --only epub|pdf    Build one output only
   --frail            Treat warnings as errors (exit 1)
+  --gates            With check: also build the EPUB and run EPUBCheck and Ace on it
   --quiet            Only print problems
   --debug            Show stack traces of unexpected errors
   --help             Show this help
@@ -46,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
         out: {type: 'string', default: 'dist'},
         only: {type: 'string'},
         frail: {type: 'boolean', default: false},
+        gates: {type: 'boolean', default: false},
         quiet: {type: 'boolean', default: false},
         debug: {type: 'boolean', default: false},
         help: {type: 'boolean', default: false},
@@ -105,7 +107,30 @@ async function main(argv: string[]): Promise<number> {
   log(`${command === 'check' ? 'Checked' : result.ok ? 'Built' : 'Failed'} in ${((performance.now() - started) / 1000).toFixed(1)} s: ${errors} error(s), ${warnings} warning(s)`);
   if (!result.ok || errors > 0) return 1;
   if (values.frail && warnings > 0) return 1;
+  if (command === 'check' && values.gates) return runGates(values.manuscript!, log);
   return 0;
+}
+
+/** Builds the EPUB into a temporary folder and runs EPUBCheck and Ace on it. */
+async function runGates(manuscript: string, log: (line: string) => void): Promise<number> {
+  const {epubcheckGate, aceGate} = await import('./gates.ts');
+  const os = await import('node:os');
+  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'book-gates-'));
+  try {
+    const built = await build({manuscript, out, targets: ['epub'], ...(parseEpoch(process.env.SOURCE_DATE_EPOCH) !== undefined ? {sourceDateEpoch: parseEpoch(process.env.SOURCE_DATE_EPOCH)!} : {})});
+    const epub = built.outputs[0]?.path;
+    if (!epub) return 1;
+    let failed = false;
+    for (const gate of [epubcheckGate, aceGate]) {
+      const result = await gate(epub);
+      log(`  ${result.gate.padEnd(9)} ${result.ok ? 'passed' : `failed: ${result.problems.length} problem(s)`}`);
+      for (const problem of result.problems) process.stderr.write(`    ${problem}\n`);
+      failed ||= !result.ok;
+    }
+    return failed ? 1 : 0;
+  } finally {
+    await fs.rm(out, {recursive: true, force: true});
+  }
 }
 
 function parseEpoch(value: string | undefined): number | undefined {
@@ -136,4 +161,3 @@ main(process.argv.slice(2)).then(
     process.exitCode = 2;
   },
 );
-void path;

@@ -76,7 +76,6 @@ const DOC_SEMANTICS: Record<string, {type: string; role?: string}> = {
   'back-bibliography': {type: 'bibliography', role: 'doc-bibliography'},
   'back-index': {type: 'index', role: 'doc-index'},
   'back-acknowledgments': {type: 'acknowledgments', role: 'doc-acknowledgments'},
-  'back-about-the-author': {type: 'appendix'},
 };
 
 export function semanticsOf(doc: Doc): {type: string; role?: string} {
