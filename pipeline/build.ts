@@ -63,7 +63,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   if (options.targets.includes('epub')) {
     const templates = await readEpubTemplates();
     const bytes = await stage('epub', () =>
-      renderEpub(book, templates, {sourceDateEpoch: epoch, ...(pdf ? {pages: {marks: pdf.pageMarks}} : {})}));
+      renderEpub(book, templates, {sourceDateEpoch: epoch, ...(pdf ? {pages: {marks: pdf.pageMarks, folios: pdf.folios}} : {})}));
     outputs.set(`${slug}.epub`, bytes);
   }
   await stage('write', () => writeOutputsAtomically(options.out, outputs));

@@ -7,9 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {PDFDocument, PDFName, PDFDict, PDFArray, PDFNumber} from 'pdf-lib';
 import {loadBook} from '../pipeline/stages/load.ts';
+import {visit} from 'unist-util-visit';
+import {toString} from 'hast-util-to-string';
+import type {Element} from 'hast';
 import {bookStats, type BookStats} from '../pipeline/stages/stats.ts';
 import type {Book} from '../pipeline/model.ts';
-import {buildBook, epubcheck, unzipEpub, zipEntryNames, pdfinfo, pdfInfoField, pdfPages, pdffonts, readOutline, ROOT, plain, messages} from './helpers.ts';
+import {pdftext, buildBook, epubcheck, unzipEpub, zipEntryNames, pdfinfo, pdfInfoField, pdfPages, pdffonts, readOutline, ROOT, plain, messages} from './helpers.ts';
 
 const MANUSCRIPT = path.join(ROOT, 'manuscript');
 const EPOCH = 1_744_070_400; // 2025-04-08T00:00:00Z
@@ -218,6 +221,50 @@ describe('the print PDF of the manuscript', () => {
     expect(copyright).toContain('The chapter texts of this edition are stand-ins written for the build pipeline');
     expect(copyright).toContain('https://creativecommons.org/licenses/by-nc-nd/4.0/');
     expect(copyright).toContain('978-0-262-04972-6');
+  });
+
+  it('should fill in page references with the page where the target is printed', () => {
+    const text = plain(pages.join('\n'));
+    const refs = [...text.matchAll(/(Figure|Section|Table) (\d+\.\d+) on page (\d+)/g)];
+    expect(refs.length).toBeGreaterThanOrEqual(2);
+    for (const [, kind, number, folio] of refs) {
+      const page = pages[labels.indexOf(folio!)]!;
+      expect(plain(page), `${kind} ${number} on page ${folio}`).toMatch(new RegExp(`(^|\\s)${number!.replace('.', '\\.')}\\s`));
+    }
+  });
+
+  it('should print index entries with the pages where the terms are printed', async () => {
+    const outline = await readOutline(pdf);
+    const indexStart = outline.find((n) => n.title === 'Index')!.page - 1;
+    expect(indexStart).toBeGreaterThan(0);
+    // Terms whose index entry is the text as printed, with their page numbers from the index.
+    const shown = new Map<string, string[]>();
+    const labelOf = new Map<string, string>();
+    for (const doc of book.docs) {
+      visit(doc.tree, 'element', (node: Element) => {
+        if (node.properties?.className && String(node.properties.className).includes('idx') && node.properties.id) {
+          labelOf.set(String(node.properties.id), toString(node).trim().toLowerCase());
+        }
+      });
+    }
+    for (const entry of book.index) {
+      if (entry.sub || entry.ids.length === 0) continue;
+      // Only terms printed as they are indexed, so the page can be checked by its text.
+      if (entry.ids.every((anchor) => labelOf.get(anchor.id) === entry.term.toLowerCase())) shown.set(entry.term, []);
+    }
+    const indexText = pdftext(pdf).split('\f').slice(indexStart).join('\n').replace(/\u00ad/g, '').replace(/-\n/g, '').replace(/,\n/g, ', ');
+    let checked = 0;
+    for (const term of [...shown.keys()].slice(0, 60)) {
+      const match = new RegExp(`^\\s*${term.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, ([\\dxvi, ]+)$`, 'm').exec(indexText);
+      if (!match) continue;
+      for (const folio of match[1]!.split(', ')) {
+        const page = pages[labels.indexOf(folio.trim())];
+        expect(page, `${term} → ${folio}`).toBeDefined();
+        expect(plain(page!).toLowerCase(), `${term} on page ${folio}`).toContain(term.toLowerCase());
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(20);
   });
 
   it('should leave online-only figures out of print', () => {

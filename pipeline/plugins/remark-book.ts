@@ -269,7 +269,7 @@ function splitCitations(node: Text): PhrasingContent[] {
     const at = positionIn(node, match.index!, match[0].length);
     const element =
       xrefs.length === items.length && items.length === 1
-        ? xrefNode(items[0]!.key, at)
+        ? xrefNode(items[0]!.key, at, /^(page|p\.?)$/i.test(items[0]!.locator ?? ''))
         : citeNode(items, 'paren', at);
     matches.push({start: match.index!, end: match.index! + match[0].length, node: element});
   }
@@ -317,10 +317,11 @@ function parseCiteItem(text: string): CiteItem | undefined {
   return {key: match[2]!, ...(match[1] ? {prefix: match[1]} : {}), ...(match[3] ? {locator: match[3]} : {})};
 }
 
-function xrefNode(label: string, position: Text['position']): PhrasingContent {
+/** `@fig-x` → "Figure 7.2"; `[@fig-x, page]` → "Figure 7.2 on page 141" where pages are known. */
+function xrefNode(label: string, position: Text['position'], withPage = false): PhrasingContent {
   return withData(
     {type: 'emphasis', children: [{type: 'text', value: `@${label}`}], position} as PhrasingContent,
-    {hName: 'a', hProperties: {className: ['xref'], dataRef: label}},
+    {hName: 'a', hProperties: {className: ['xref'], dataRef: label, ...(withPage ? {dataPage: ''} : {})}},
   );
 }
 

@@ -107,8 +107,17 @@ export function resolveBook(input: ResolveInput): Resolved {
           node.children = [{type: 'text', value: `??${String(props.dataRef)}`}];
           return SKIP;
         }
+        const withPage = props.dataPage !== undefined;
         node.properties = {href: `#${label.id}`, className: ['xref'], dataRef: label.label};
         node.children = [{type: 'text', value: label.text}];
+        if (withPage && parent && position !== undefined) {
+          // The page is known only once the print edition is laid out; targets fill it in.
+          (parent.children as ElementContent[]).splice(position + 1, 0, {
+            type: 'element', tagName: 'span', properties: {className: ['pageref'], dataTarget: label.id},
+            children: [{type: 'text', value: ' on page '}, {type: 'element', tagName: 'span', properties: {className: ['pageref-number']}, children: []}],
+          });
+          return [SKIP, position + 2];
+        }
         return SKIP;
       }
       // Links between chapter files.
@@ -197,7 +206,7 @@ export function resolveBook(input: ResolveInput): Resolved {
 
   const out = [...docs];
   if (glossary.length > 0) {
-    out.push(generatedDoc('back-glossary', 'Glossary', h('dl', {className: ['glossary']},
+    out.push(generatedDoc('back-glossary', 'Glossary', h('dl', {className: ['glossary-entries']},
       [...glossary].sort((a, b) => a.term.localeCompare(b.term, language)).flatMap((entry) => [
         h('dt', {id: entry.id}, entry.term),
         h('dd', entry.definition),
@@ -206,7 +215,7 @@ export function resolveBook(input: ResolveInput): Resolved {
   }
   if (cited.length > 0) {
     const entries = formatBibliography(bibliography, cited, language);
-    out.push(generatedDoc('back-bibliography', 'Bibliography', h('div', {className: ['bibliography'], role: 'list'},
+    out.push(generatedDoc('back-bibliography', 'Bibliography', h('div', {className: ['bibliography-entries'], role: 'list'},
       entries.map((entry) => h('p', {id: `ref-${entry.key}`, className: ['csl-entry'], role: 'listitem'},
         (fromHtml(entry.html.replace(/(https?:\/\/[^\s<]+)/g, '<a href="$1" class="external">$1</a>'), {fragment: true}).children as ElementContent[]))))));
     for (const key of cited) ids.set(`ref-${key}`, 'back-bibliography');
@@ -251,7 +260,7 @@ function indexTree(entries: IndexEntry[], docs: Doc[]): Element {
     groups.set(key, [...(groups.get(key) ?? []), entry]);
   }
   const slugger = new GithubSlugger();
-  return h('div', {className: ['index']}, [...groups].map(([letter, group]) => {
+  return h('div', {className: ['index-entries']}, [...groups].map(([letter, group]) => {
     const items: Element[] = [];
     let current: Element | undefined;
     let currentTerm = '';

@@ -31,6 +31,8 @@ export interface EpubTemplates {
 export interface PageMarks {
   /** Marks in reading order: the page label and the id of the first element on that page. */
   marks: {label: string; id: string}[];
+  /** Printed folio of ids (index references, page references). */
+  folios?: Map<string, string>;
 }
 
 interface EpubDoc {
@@ -108,6 +110,27 @@ export async function renderEpub(book: Book, templates: EpubTemplates, options: 
         return index + markers.length + 1;
       });
     }
+  }
+
+  // Page numbers from the print edition, where the text refers to pages.
+  for (const doc of docs) {
+    visit(doc.tree, 'element', (node: Element, index, parent) => {
+      const classes = Array.isArray(node.properties?.className) ? node.properties.className : [];
+      if (classes.includes('pageref') && parent && index !== undefined) {
+        const folio = options.pages?.folios?.get(String(node.properties.dataTarget));
+        if (!folio) {
+          parent.children.splice(index, 1);
+          return index;
+        }
+        const number = node.children.find((c): c is Element => c.type === 'element');
+        if (number) number.children = [{type: 'text', value: folio}];
+      }
+      if (classes.includes('index-ref')) {
+        const folio = options.pages?.folios?.get(String(node.properties.href).slice(1));
+        if (folio) node.children = [{type: 'text', value: folio}];
+      }
+      return undefined;
+    });
   }
 
   // Links and images, rewritten for the package's file layout.

@@ -42,6 +42,8 @@ export interface PrintDocument {
   measuredIds: string[];
   /** Ids of the top-level blocks of every section (paragraphs, figures…). */
   blockChildIds: string[];
+  /** Id → id of the block that holds it, where Chrome records no destination of its own. */
+  enclosingBlock: Map<string, string>;
 }
 
 const PLACEHOLDER = '000';
@@ -118,7 +120,7 @@ ${toXhtml(root)}
 </body>
 </html>
 `;
-  return {html, blocks, measuredIds: [...measured], blockChildIds: blockChildIds(root)};
+  return {html, blocks, measuredIds: [...measured], blockChildIds: blockChildIds(root), enclosingBlock: enclosingBlocks(root)};
 }
 
 /** Ids of the blocks in each document section: candidates for page-break markers. */
@@ -131,6 +133,21 @@ export function blockChildIds(root: Root): string[] {
     }
   }
   return ids;
+}
+
+export function enclosingBlocks(root: Root): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const section of root.children) {
+    if (section.type !== 'element') continue;
+    for (const block of section.children) {
+      if (block.type !== 'element' || typeof block.properties?.id !== 'string') continue;
+      const blockId = block.properties.id;
+      visit(block, 'element', (node: Element) => {
+        if (typeof node.properties?.id === 'string' && node !== block) out.set(node.properties.id, blockId);
+      });
+    }
+  }
+  return out;
 }
 
 function docElement(doc: Doc): Element {
@@ -196,6 +213,20 @@ function rewriteForPrint(root: Root, book: Book, folios: Map<string, string> | u
       }
       delete props.dataAsset;
     }
+    if (node.tagName === 'span' && Array.isArray(props.className) && props.className.includes('idx') && typeof props.id === 'string') {
+      // Chrome records an inline element's destination at the start of its block; a zero-size
+      // inline-block marks the exact spot, so index page numbers are right for long paragraphs.
+      node.children.unshift({type: 'element', tagName: 'span', properties: {id: props.id, className: ['anchor']}, children: []});
+      delete props.id;
+      return;
+    }
+    if (node.tagName === 'span' && Array.isArray(props.className) && props.className.includes('pageref')) {
+      const id = String(props.dataTarget);
+      measured.add(id);
+      const number = node.children.find((c): c is Element => c.type === 'element');
+      if (number) number.children = [{type: 'text', value: folios?.get(id) ?? PLACEHOLDER}];
+      return;
+    }
     if (node.tagName === 'a' && Array.isArray(props.className) && props.className.includes('index-ref')) {
       const id = String(props.href).slice(1);
       measured.add(id);
@@ -220,11 +251,17 @@ function hyphenate(root: Root, language: string) {
   const module = patterns[language.toLowerCase()] ?? patterns[language.toLowerCase().split('-')[0]!];
   if (!module) return;
   const {hyphenateSync} = require(module) as {hyphenateSync: (text: string, options?: object) => string};
-  const skip = new Set(['pre', 'code', 'math', 'h1', 'h2', 'h3', 'h4', 'nav', 'a', 'header', 'table', 'figcaption']);
+  const skip = new Set(['pre', 'code', 'math', 'h1', 'h2', 'h3', 'h4', 'nav', 'a', 'header', 'table', 'figcaption', 'dt', 'cite']);
+  const skipClasses = ['bibliography-entries', 'index-entries', 'copyright-page', 'title-page', 'half-title'];
   visit(root, (node) => {
-    if (node.type === 'element' && skip.has((node as Element).tagName)) return SKIP;
+    if (node.type === 'element') {
+      const element = node as Element;
+      const classes = Array.isArray(element.properties?.className) ? element.properties.className : [];
+      if (skip.has(element.tagName) || skipClasses.some((c) => classes.includes(c))) return SKIP;
+    }
     if (node.type === 'text' && node.value.length > 5) {
-      node.value = hyphenateSync(node.value, {minWordLength: 7});
+      // Only lower-case words: names, acronyms and product names keep their shape.
+      node.value = node.value.replace(/\b[a-z][a-z]{6,}\b/g, (word) => hyphenateSync(word, {minWordLength: 7}));
     }
     return undefined;
   });

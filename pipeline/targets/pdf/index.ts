@@ -91,6 +91,12 @@ export async function renderPdf(book: Book, options: PdfOptions): Promise<PdfRes
     const pdf1 = await time('pass1', () => session.print(first.html, {timeoutMs}));
     const doc1 = await PDFDocument.load(pdf1, {updateMetadata: false});
     const dests1 = readDestinations(doc1);
+    // Chrome occasionally records no destination for an inline anchor: use its block's.
+    for (const id of first.measuredIds) {
+      const block = first.enclosingBlock.get(id);
+      const fallback = block ? dests1.get(block) : undefined;
+      if (!dests1.has(id) && fallback) dests1.set(id, fallback);
+    }
     if (!first.blocks.every((block) => dests1.has(block.id))) {
       throw new Error('Chrome could not lay out the print document (a block is missing from the first pass); run with --debug');
     }
