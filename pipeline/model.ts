@@ -25,6 +25,8 @@ export interface Label {
   text: string;
   id: string;
   docId: string;
+  /** Where the label is defined, for messages. */
+  position?: import('unist').Position;
 }
 
 export interface Doc {

@@ -104,7 +104,7 @@ export function rehypeNumbering(options: {docId: string; prefix?: string; labels
           place: node.position, source: 'book', ruleId: 'label-prefix',
         });
       }
-      options.labels.push({kind, label: id, text, id, docId: options.docId});
+      options.labels.push({kind, label: id, text, id, docId: options.docId, ...(node.position ? {position: node.position} : {})});
     };
     visit(tree, 'element', (node: Element) => {
       if (node.tagName === 'h2' && options.prefix && !hasClass(node, 'unnumbered')) {

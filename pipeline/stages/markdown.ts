@@ -97,9 +97,13 @@ export function parseDoc(input: DocInput): ParsedDoc {
         if (value && typeof value === 'object' && !Array.isArray(value)) frontmatter = value as Record<string, unknown>;
         else if (value != null) throw new Error('expected a mapping of `key: value`');
       } catch (error) {
-        file.message(`Malformed front matter: ${(error as Error).message.split('\n')[0]}`, {
-          place: yaml.position, source: 'book', ruleId: 'frontmatter',
-        });
+        // Point at the line inside the front matter: it starts one line after the opening `---`.
+        const where = (error as {linePos?: {line: number; col: number}[]}).linePos?.[0];
+        const start = yaml.position?.start.line ?? 1;
+        const reason = (error as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        file.message(`Malformed front matter: ${reason}`, {
+          place: where ? {line: start + where.line, column: where.col} : yaml.position, source: 'book', ruleId: 'frontmatter',
+        }).fatal = true;
       }
     })
     .use(remarkRehype, {

@@ -44,18 +44,20 @@ export function resolveBook(input: ResolveInput): Resolved {
 
   // Every id in the book, which must be unique because the print edition is one document.
   // Top-level blocks get ids too: the print page list points at them.
+  const labelled = new Set(input.labels.map((l) => l.id));
   for (const doc of docs) {
     let n = 0;
     for (const child of doc.tree.children) {
       if (child.type === 'element' && child.properties && child.properties.id === undefined) child.properties.id = `${doc.id}-p${++n}`;
     }
     ids.set(`${doc.id}-title`, doc.id);
-    for (const id of doc.fragments.values()) ids.set(id, doc.id);
+    for (const id of doc.fragments.values()) if (!ids.has(id)) ids.set(id, doc.id);
     visit(doc.tree, 'element', (node: Element) => {
       const id = node.properties?.id;
       if (typeof id !== 'string') return;
       const owner = ids.get(id);
-      if (owner && owner !== doc.id) {
+      // Labels (fig-, sec-…) get their own, more precise message below.
+      if (owner && owner !== doc.id && !labelled.has(id)) {
         doc.file.message(`Duplicate id \`${id}\`: already used in ${docs.find((d) => d.id === owner)?.path}`, {
           place: node.position, source: 'book', ruleId: 'duplicate-id',
         }).fatal = true;
@@ -70,7 +72,7 @@ export function resolveBook(input: ResolveInput): Resolved {
     if (existing) {
       const doc = docs.find((d) => d.id === label.docId)!;
       doc.file.message(`Duplicate label \`${label.label}\` (also ${existing.text} in ${docs.find((d) => d.id === existing.docId)?.path})`, {
-        source: 'book', ruleId: 'duplicate-label',
+        place: label.position, source: 'book', ruleId: 'duplicate-label',
       }).fatal = true;
       continue;
     }
