@@ -128,3 +128,51 @@ describe('the command line', () => {
     expect(fs.readdirSync(out)).toEqual(['a-small-test-book.epub']);
   });
 });
+
+describe('images', () => {
+  it('should scale an oversized photo for the EPUB and to print resolution for the PDF, keeping SVG as SVG', async () => {
+    const sharp = (await import('sharp')).default;
+    const {execFileSync} = await import('node:child_process');
+    const dir = tempDir();
+    fs.cpSync(MINI, dir, {recursive: true});
+    await sharp({create: {width: 4800, height: 3200, channels: 3, background: '#7799bb'}}).jpeg({quality: 90}).toFile(path.join(dir, 'img', 'big.jpg'));
+    const chapter = path.join(dir, 'chapters', '03-gamma.md');
+    fs.appendFileSync(chapter, '\n![A large photo.](../img/big.jpg){#fig-gamma-big fig-alt="A flat blue-grey area."}\n');
+    const built = await buildBook(dir);
+    const files = (await import('fflate')).unzipSync(fs.readFileSync(built.epub!));
+    const images = Object.keys(files).filter((name) => name.startsWith('OEBPS/images/'));
+    const jpegs = await Promise.all(images.filter((n) => n.endsWith('.jpg')).map((n) => sharp(Buffer.from(files[n]!)).metadata()));
+    expect(jpegs.map((m) => m.width)).toEqual([1600]);
+    expect(images.some((n) => n.endsWith('.svg'))).toBe(true);
+    // pdfimages lists the embedded raster images with their pixel size.
+    const list = execFileSync('pdfimages', ['-list', built.pdf!], {encoding: 'utf8'}).split('\n').slice(2).filter(Boolean);
+    const widths = list.map((line) => Number(line.trim().split(/\s+/)[3]));
+    expect(Math.max(...widths)).toBeLessThanOrEqual(1650);
+    expect(Math.max(...widths)).toBeGreaterThanOrEqual(1500);
+  });
+});
+
+describe('configuration variants', () => {
+  it('should add bleed with trim and bleed boxes, and put series and an ebook ISBN into the EPUB', async () => {
+    const dir = tempDir();
+    fs.cpSync(MINI, dir, {recursive: true});
+    const config = fs.readFileSync(path.join(dir, 'book.yaml'), 'utf8')
+      .replace('  isbn: 978-0-306-40615-7', '  isbn: 978-0-306-40615-7\n  ebookIsbn: 978-1-4028-9462-6')
+      .replace('publisher: Fixture Press', 'publisher: Fixture Press\nseries: {name: Fixture Series, position: 2}\nprint:\n  trim: {width: 6in, height: 9in}\n  bleed: 0.125in\n  cropMarks: true');
+    fs.writeFileSync(path.join(dir, 'book.yaml'), config);
+    const built = await buildBook(dir);
+    expect(built.result.ok).toBe(true);
+    const {PDFDocument} = await import('pdf-lib');
+    const doc = await PDFDocument.load(fs.readFileSync(built.pdf!));
+    const page = doc.getPage(4);
+    expect(page.getSize()).toEqual({width: 6 * 72 + 18, height: 9 * 72 + 18});
+    const trim = page.getTrimBox();
+    expect([trim.x, trim.y, trim.width, trim.height]).toEqual([9, 9, 432, 648]);
+    expect(page.getBleedBox().width).toBe(450);
+    const opf = unzipEpub(built.epub!)['OEBPS/content.opf']!;
+    expect(opf).toContain('<dc:identifier id="pub-id">urn:isbn:9781402894626</dc:identifier>');
+    expect(opf).toContain('<meta property="belongs-to-collection" id="series">Fixture Series</meta>');
+    expect(opf).toContain('<meta refines="#series" property="group-position">2</meta>');
+    expect(epubcheck(built.epub!).errors).toBe(0);
+  });
+});

@@ -11,7 +11,8 @@ import {visit} from 'unist-util-visit';
 import {createRequire} from 'node:module';
 import type {EPub as EPubClass} from 'epub-gen-memory';
 import ejs from 'ejs';
-import type {Book, Doc} from '../../model.ts';
+import type {Asset, Book, Doc} from '../../model.ts';
+import {scaleAssets} from '../../stages/scale.ts';
 import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, semanticsOf} from '../pages.ts';
 import {normaliseZip} from './zip.ts';
@@ -45,7 +46,17 @@ interface EpubDoc {
   bodyType?: string;
 }
 
-export async function renderEpub(book: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PageMarks}): Promise<Uint8Array> {
+/** Widest raster image in the EPUB: enough for tablets, far below print resolution. */
+export const EPUB_MAX_IMAGE_WIDTH = 1600;
+
+export async function renderEpub(original: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PageMarks}): Promise<Uint8Array> {
+  const assets = await scaleAssets(original.assets, EPUB_MAX_IMAGE_WIDTH);
+  const scaled = (asset: Asset | undefined) => (asset ? assets.get(asset.path) ?? asset : undefined);
+  const book: Book = {
+    ...original, assets,
+    ...(original.cover ? {cover: scaled(original.cover)!} : {}),
+    parts: original.parts.map((part) => ({...part, ...(part.image ? {image: scaled(part.image)!} : {})})),
+  };
   const {config} = book;
   const lang = config.language;
   const fileOf = (docId: string) => `${docId}.xhtml`;

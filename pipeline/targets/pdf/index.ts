@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {createRequire} from 'node:module';
 import {PDFDocument} from 'pdf-lib';
-import type {Book} from '../../model.ts';
+import type {Asset, Book} from '../../model.ts';
+import {scaleAssets} from '../../stages/scale.ts';
+import {toPoints} from './html.ts';
 import {printDocument, type Block} from './html.ts';
 import {openBrowser, type Resources} from './chrome.ts';
 import {readDestinations, type Destination} from './read.ts';
@@ -58,7 +60,8 @@ export function printCss(templates: string): string {
   return `${fs.readFileSync(path.join(templates, 'pdf', 'print.css'), 'utf8')}\n${temml}\n${hljs}\n${fs.readFileSync(path.join(templates, 'pdf', 'after.css'), 'utf8')}`;
 }
 
-export async function renderPdf(book: Book, options: PdfOptions): Promise<PdfResult> {
+export async function renderPdf(original: Book, options: PdfOptions): Promise<PdfResult> {
+  let book = original;
   const timings: Record<string, number> = {};
   const time = async <T>(name: string, run: () => Promise<T>) => {
     const start = performance.now();
@@ -69,6 +72,7 @@ export async function renderPdf(book: Book, options: PdfOptions): Promise<PdfRes
     }
   };
   const css = printCss(options.templates);
+  book = await printResolution(book);
   const assetsByName = new Map([...book.assets.values()].map((a) => [a.name, a]));
   const resources: Resources = {
     get(pathname) {
@@ -129,6 +133,21 @@ export async function renderPdf(book: Book, options: PdfOptions): Promise<PdfRes
   } finally {
     await session.close();
   }
+}
+
+/** Raster images at about 300 dpi across the text width; larger ones only slow Chrome down. */
+async function printResolution(book: Book): Promise<Book> {
+  const {trim, margins} = book.config.print;
+  const textWidth = toPoints(trim.width) - toPoints(margins.inner) - toPoints(margins.outer);
+  const maxWidth = Math.ceil((textWidth / 72) * 300);
+  const maxHeight = Math.ceil((toPoints(trim.height) / 72) * 300);
+  const assets = await scaleAssets(book.assets, maxWidth, maxHeight);
+  const scaled = (asset: Asset | undefined) => (asset ? assets.get(asset.path) ?? asset : undefined);
+  return {
+    ...book, assets,
+    ...(book.cover ? {cover: scaled(book.cover)!} : {}),
+    parts: book.parts.map((part) => ({...part, ...(part.image ? {image: scaled(part.image)!} : {})})),
+  };
 }
 
 interface Plan {

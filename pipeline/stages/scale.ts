@@ -1,0 +1,27 @@
+/**
+ * Raster images at the size a target needs: the EPUB gets at most a screen's worth of
+ * pixels, the print PDF about 300 dpi at the text width. SVG stays vector. Deterministic:
+ * the same input bytes give the same output bytes (libvips, fixed settings).
+ */
+import {createHash} from 'node:crypto';
+import sharp from 'sharp';
+import type {Asset} from '../model.ts';
+
+export async function scaleAssets(assets: Map<string, Asset>, maxWidth: number, maxHeight = maxWidth * 1.5): Promise<Map<string, Asset>> {
+  const out = new Map<string, Asset>();
+  for (const [key, asset] of assets) out.set(key, await scaleAsset(asset, maxWidth, maxHeight));
+  return out;
+}
+
+export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: number): Promise<Asset> {
+  if (asset.mediaType === 'image/svg+xml' || asset.mediaType === 'image/gif' || !asset.width || !asset.height) return asset;
+  if (asset.width <= maxWidth && asset.height <= maxHeight) return asset;
+  const image = sharp(asset.bytes, {limitInputPixels: 100_000_000}).resize({width: maxWidth, height: maxHeight, fit: 'inside', withoutEnlargement: true});
+  const encoded = asset.mediaType === 'image/jpeg'
+    ? image.jpeg({quality: 85, mozjpeg: false})
+    : asset.mediaType === 'image/webp' ? image.webp({quality: 85}) : image.png({compressionLevel: 9});
+  const {data, info} = await encoded.toBuffer({resolveWithObject: true});
+  const extension = asset.name.split('.').pop();
+  const hash = createHash('sha256').update(data).digest('hex').slice(0, 16);
+  return {...asset, bytes: new Uint8Array(data), width: info.width, height: info.height, name: `img-${hash}.${extension}`};
+}
