@@ -62,6 +62,7 @@ export function printCss(templates: string): string {
 
 export async function renderPdf(original: Book, options: PdfOptions): Promise<PdfResult> {
   let book = original;
+  options = {...options, log: options.log ?? ((message: string) => process.stderr.write(`${message}\n`))};
   const timings: Record<string, number> = {};
   const time = async <T>(name: string, run: () => Promise<T>) => {
     const start = performance.now();
@@ -74,10 +75,14 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
   const css = printCss(options.templates);
   book = await printResolution(book);
   const assetsByName = new Map([...book.assets.values()].map((a) => [a.name, a]));
+  // In the layout pass every image is a same-size empty SVG: the layout is the same, and
+  // Chrome does not decode and embed megabytes of pictures twice.
+  let placeholders = false;
   const resources: Resources = {
     get(pathname) {
       if (pathname.startsWith('/assets/')) {
         const asset = assetsByName.get(pathname.slice('/assets/'.length));
+        if (asset && placeholders) return {body: placeholderOf(asset), contentType: 'image/svg+xml'};
         return asset ? {body: asset.bytes, contentType: asset.mediaType} : undefined;
       }
       if (pathname.startsWith('/fonts/')) {
@@ -90,33 +95,44 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
   const timeoutMs = options.timeoutMs ?? 300_000;
   const session = await time('launch', () => openBrowser(resources, options.log));
   try {
-    // Pass 1: layout with placeholders; learn where everything lands.
-    const first = printDocument(book, css, {probe: true});
-    const pdf1 = await time('pass1', () => session.print(first.html, {timeoutMs}));
-    const doc1 = await PDFDocument.load(pdf1, {updateMetadata: false});
-    const dests1 = readDestinations(doc1);
-    // Chrome occasionally records no destination for an inline anchor: use its block's.
-    for (const id of first.measuredIds) {
-      const block = first.enclosingBlock.get(id);
-      const fallback = block ? dests1.get(block) : undefined;
-      if (!dests1.has(id) && fallback) dests1.set(id, fallback);
-    }
-    if (!first.blocks.every((block) => dests1.has(block.id))) {
-      throw new Error('Chrome could not lay out the print document (a block is missing from the first pass); run with --debug');
-    }
-    const plan = planPages(first.blocks, dests1, new Set(first.blockChildIds));
+    const layout = async (withPlaceholders: boolean) => {
+      placeholders = withPlaceholders;
+      // Pass 1: layout with placeholder numbers; learn where everything lands.
+      const first = printDocument(book, css, {probe: true});
+      const pdf1 = await time('pass1', () => session.print(first.html, {timeoutMs}));
+      const dests1 = readDestinations(await PDFDocument.load(pdf1, {updateMetadata: false}));
+      // Chrome occasionally records no destination for an inline anchor: use its block's.
+      for (const id of first.measuredIds) {
+        const block = first.enclosingBlock.get(id);
+        const fallback = block ? dests1.get(block) : undefined;
+        if (!dests1.has(id) && fallback) dests1.set(id, fallback);
+      }
+      if (!first.blocks.every((block) => dests1.has(block.id))) {
+        throw new Error('Chrome could not lay out the print document (a block is missing from the first pass); run with --debug');
+      }
+      const plan = planPages(first.blocks, dests1, new Set(first.blockChildIds));
 
-    // Pass 2: the real thing.
-    const second = printDocument(book, css, {folios: plan.folios, blanksBefore: plan.blanksBefore});
-    const pdf2 = await time('pass2', () => session.print(second.html, {timeoutMs}));
-    const doc2 = await PDFDocument.load(pdf2, {updateMetadata: false});
-    const dests2 = readDestinations(doc2);
-    const mismatches: string[] = [];
-    for (const block of second.blocks) {
-      const predicted = plan.blockStart.get(block.id);
-      const actual = dests2.get(block.id)?.page ?? dests2.get(`${block.id}-title`)?.page;
-      if (predicted !== undefined && actual !== undefined && predicted !== actual) mismatches.push(`${block.id}: predicted ${predicted}, printed ${actual}`);
+      // Pass 2: the real thing.
+      placeholders = false;
+      const second = printDocument(book, css, {folios: plan.folios, blanksBefore: plan.blanksBefore});
+      const pdf2 = await time('pass2', () => session.print(second.html, {timeoutMs}));
+      const doc2 = await PDFDocument.load(pdf2, {updateMetadata: false});
+      const dests2 = readDestinations(doc2);
+      const mismatches: string[] = [];
+      for (const block of second.blocks) {
+        const predicted = plan.blockStart.get(block.id);
+        const actual = dests2.get(block.id)?.page ?? dests2.get(`${block.id}-title`)?.page;
+        if (predicted !== undefined && actual !== undefined && predicted !== actual) mismatches.push(`${block.id}: predicted ${predicted}, printed ${actual}`);
+      }
+      return {plan, second, pdf2, doc2, dests2, mismatches};
+    };
+    let result = await layout(true);
+    if (result.mismatches.length > 0) {
+      // An image whose placeholder laid out differently: measure again with the real images.
+      options.log?.(`Page layout changed between passes (${result.mismatches[0]}); measuring again with images.`);
+      result = await layout(false);
     }
+    const {plan, second, pdf2, doc2, dests2, mismatches} = result;
     if (mismatches.length > 0) options.log?.(`Page numbers moved between passes (${mismatches.join('; ')}); the table of contents may be off.`);
 
     const pageCount = doc2.getPageCount();
@@ -148,6 +164,16 @@ async function printResolution(book: Book): Promise<Book> {
     ...(book.cover ? {cover: scaled(book.cover)!} : {}),
     parts: book.parts.map((part) => ({...part, ...(part.image ? {image: scaled(part.image)!} : {})})),
   };
+}
+
+/** An empty SVG with the image's intrinsic size, for the layout pass. */
+export function placeholderOf(asset: Asset): string {
+  if (asset.mediaType === 'image/svg+xml') {
+    const open = /<svg\b[^>]*>/i.exec(Buffer.from(asset.bytes).toString('utf8'))?.[0] ?? '<svg>';
+    const keep = [...open.matchAll(/\s(width|height|viewBox|preserveAspectRatio)\s*=\s*("[^"]*"|'[^']*')/g)].map((m) => ` ${m[1]}=${m[2]}`).join('');
+    return `<svg xmlns="http://www.w3.org/2000/svg"${keep}/>`;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${asset.width ?? 1}" height="${asset.height ?? 1}"/>`;
 }
 
 interface Plan {
