@@ -92,7 +92,7 @@ export function docSection(doc: Doc, body: ElementContent[]): Element {
   ].filter(Boolean) as Element[]);
   return h('section', {
     id: doc.id,
-    className: [doc.kind === 'chapter' ? 'chapter' : doc.kind, semantics.type],
+    className: [...new Set([doc.kind === 'chapter' ? 'chapter' : doc.kind, semantics.type])],
     'epub:type': semantics.type,
     ...(semantics.role ? {role: semantics.role} : {}),
     ariaLabelledBy: titleId,
