@@ -7,9 +7,10 @@ import {fileURLToPath} from 'node:url';
 import type {VFile} from 'vfile';
 import {loadBook, hasErrors} from './stages/load.ts';
 import {renderEpub, type EpubTemplates} from './targets/epub/index.ts';
-import {renderPdf, type PdfResult} from './targets/pdf/index.ts';
+import type {PdfResult} from './targets/pdf/index.ts';
 import {writeOutputsAtomically} from './io/output.ts';
 import type {Book} from './model.ts';
+import type {BuildCache, CacheReport} from './cache/index.ts';
 
 export const TEMPLATES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'templates');
 
@@ -21,22 +22,29 @@ export interface BuildOptions {
   targets: Target[];
   /** Seconds since the epoch; undefined = the book's publication date. */
   sourceDateEpoch?: number;
-  /** Called when a stage starts and ends, for progress output. */
-  onStage?: (stage: string, event: 'start' | 'end', ms?: number) => void;
+  /** Called when a stage starts and ends, for progress output; `detail` says what the cache did. */
+  onStage?: (stage: string, event: 'start' | 'end', ms?: number, detail?: string) => void;
   /** Only check the manuscript; write nothing. */
   checkOnly?: boolean;
+  /** Reuse unchanged work from earlier builds (pipeline/cache/); without it everything is built. */
+  cache?: BuildCache;
+  /** Templates folder (default: the pipeline's templates/). */
+  templates?: string;
 }
 
 export interface BuildResult {
   files: VFile[];
-  outputs: {path: string; bytes: number; pages?: number}[];
+  outputs: {path: string; bytes: number; pages?: number; cached?: boolean}[];
   ok: boolean;
   timings: Record<string, number>;
   book?: Book;
+  /** What the cache reused, when a cache was given. */
+  cache?: CacheReport;
 }
 
 export async function build(options: BuildOptions): Promise<BuildResult> {
   const timings: Record<string, number> = {};
+  const details: Record<string, string> = {};
   const stage = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     options.onStage?.(name, 'start');
     const start = performance.now();
@@ -44,44 +52,85 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       return await run();
     } finally {
       timings[name] = Math.round(performance.now() - start);
-      options.onStage?.(name, 'end', timings[name]);
+      options.onStage?.(name, 'end', timings[name], details[name]);
     }
   };
+  const {cache} = options;
+  const templatesDir = options.templates ?? TEMPLATES;
+  cache?.begin();
+  try {
+    return await buildStages();
+  } finally {
+    try {
+      cache?.finish();
+    } catch {}
+  }
 
-  const {book, files} = await stage('load', () => loadBook(options.manuscript));
-  if (!book || hasErrors(files) || options.checkOnly) {
-    return {files, outputs: [], ok: !!book && !hasErrors(files), timings, ...(book ? {book} : {})};
+  async function buildStages(): Promise<BuildResult> {
+    const {book, files} = await stage('load', async () => {
+      const loaded = await loadBook(options.manuscript, cache?.loadOptions() ?? {});
+      if (cache) {
+        const {hits, misses} = cache.report.docs;
+        details.load = `${hits} of ${hits + misses} documents from the cache`;
+      }
+      return loaded;
+    });
+    const cacheReport = cache ? {cache: cache.report} : {};
+    if (!book || hasErrors(files) || options.checkOnly) {
+      return {files, outputs: [], ok: !!book && !hasErrors(files), timings, ...(book ? {book} : {}), ...cacheReport};
+    }
+    const epoch = options.sourceDateEpoch ?? Math.floor(Date.parse(`${book.config.date.padEnd(10, '-01').slice(0, 10)}T00:00:00Z`) / 1000);
+    const slug = slugOf(book.config.title);
+    const outputs = new Map<string, Uint8Array>();
+    const cached = new Set<string>();
+    let pdf: PdfResult | undefined;
+    if (options.targets.includes('pdf')) {
+      pdf = await stage('pdf', async () => {
+        // Loaded when needed: Puppeteer takes half a second to import, and EPUB-only builds skip it.
+      const render = async () => (await import('./targets/pdf/index.ts')).renderPdf(book, {templates: templatesDir, sourceDateEpoch: epoch});
+        if (!cache) return render();
+        const {result, cached: reused} = await cache.pdf(book, {sourceDateEpoch: epoch}, render);
+        if (reused) {
+          cached.add(`${slug}.pdf`);
+          details.pdf = 'unchanged, from the cache';
+        }
+        return result;
+      });
+      outputs.set(`${slug}.pdf`, pdf.bytes);
+    }
+    if (options.targets.includes('epub')) {
+      const templates = await readEpubTemplates(templatesDir);
+      const pages = pdf ? {marks: pdf.pageMarks, folios: pdf.folios} : undefined;
+      const bytes = await stage('epub', async () => {
+        const render = () => renderEpub(book, templates, {sourceDateEpoch: epoch, ...(pages ? {pages} : {}), ...(cache ? {zip: cache.zip, scale: cache.scale} : {})});
+        if (!cache) return render();
+        const {bytes: epub, cached: reused} = await cache.epub(book, {sourceDateEpoch: epoch, pages}, render);
+        if (reused) {
+          cached.add(`${slug}.epub`);
+          details.epub = 'unchanged, from the cache';
+        }
+        return epub;
+      });
+      outputs.set(`${slug}.epub`, bytes);
+    }
+    await stage('write', () => writeOutputsAtomically(options.out, outputs));
+    return {
+      files, ok: true, timings, book, ...cacheReport,
+      outputs: [...outputs].map(([name, bytes]) => ({
+        path: path.join(options.out, name), bytes: bytes.byteLength,
+        ...(name.endsWith('.pdf') && pdf ? {pages: pdf.pageCount} : {}),
+        ...(cached.has(name) ? {cached: true} : {}),
+      })),
+    };
   }
-  const epoch = options.sourceDateEpoch ?? Math.floor(Date.parse(`${book.config.date.padEnd(10, '-01').slice(0, 10)}T00:00:00Z`) / 1000);
-  const slug = slugOf(book.config.title);
-  const outputs = new Map<string, Uint8Array>();
-  let pdf: PdfResult | undefined;
-  if (options.targets.includes('pdf')) {
-    pdf = await stage('pdf', async () => renderPdf(book, {templates: TEMPLATES, sourceDateEpoch: epoch}));
-    outputs.set(`${slug}.pdf`, pdf.bytes);
-  }
-  if (options.targets.includes('epub')) {
-    const templates = await readEpubTemplates();
-    const bytes = await stage('epub', () =>
-      renderEpub(book, templates, {sourceDateEpoch: epoch, ...(pdf ? {pages: {marks: pdf.pageMarks, folios: pdf.folios}} : {})}));
-    outputs.set(`${slug}.epub`, bytes);
-  }
-  await stage('write', () => writeOutputsAtomically(options.out, outputs));
-  return {
-    files, ok: true, timings, book,
-    outputs: [...outputs].map(([name, bytes]) => ({
-      path: path.join(options.out, name), bytes: bytes.byteLength,
-      ...(name.endsWith('.pdf') && pdf ? {pages: pdf.pageCount} : {}),
-    })),
-  };
 }
 
 export function slugOf(title: string): string {
   return title.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'book';
 }
 
-async function readEpubTemplates(): Promise<EpubTemplates> {
-  const read = (name: string) => fs.readFile(path.join(TEMPLATES, 'epub', name), 'utf8');
+async function readEpubTemplates(templates = TEMPLATES): Promise<EpubTemplates> {
+  const read = (name: string) => fs.readFile(path.join(templates, 'epub', name), 'utf8');
   const hljs = await fs.readFile(fileURLToPath(import.meta.resolve('highlight.js/styles/a11y-light.css')), 'utf8');
   return {
     contentOpf: await read('content.opf.ejs'),

@@ -38,7 +38,10 @@ export function svgProblems(text: string): string[] {
   return problems;
 }
 
-export async function loadAsset(root: string, relPath: string): Promise<Asset> {
+/** Remembers image dimensions by the SHA-256 of the bytes (a build cache keeps them between builds). */
+export type ImageSizeMemo = (sha256: string, measure: () => Promise<{width?: number; height?: number}>) => Promise<{width?: number; height?: number}>;
+
+export async function loadAsset(root: string, relPath: string, memo?: ImageSizeMemo): Promise<Asset> {
   const {absPath, bytes} = await readInside(root, relPath);
   const extension = relPath.split('.').pop()?.toLowerCase() ?? '';
   const sniffed = sniffMediaType(bytes);
@@ -50,16 +53,17 @@ export async function loadAsset(root: string, relPath: string): Promise<Asset> {
     const problems = svgProblems(bytes.toString('utf8'));
     if (problems.length > 0) throw new AssetError(`SVG \`${relPath}\` contains ${problems.join(', ')}; only self-contained drawings are allowed`);
   }
-  let width: number | undefined;
-  let height: number | undefined;
-  try {
-    const metadata = await sharp(bytes, {limitInputPixels: 100_000_000}).metadata();
-    width = metadata.width;
-    height = metadata.height;
-  } catch (error) {
-    throw new AssetError(`Cannot read image \`${relPath}\`: ${(error as Error).message}`);
-  }
-  const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+  const measure = async () => {
+    try {
+      const metadata = await sharp(bytes, {limitInputPixels: 100_000_000}).metadata();
+      return {width: metadata.width, height: metadata.height};
+    } catch (error) {
+      throw new AssetError(`Cannot read image \`${relPath}\`: ${(error as Error).message}`);
+    }
+  };
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const {width, height} = memo ? await memo(sha256, measure) : await measure();
+  const hash = sha256.slice(0, 16);
   return {
     path: relPath, absPath, mediaType: sniffed, name: `img-${hash}.${EXTENSIONS[sniffed]}`,
     bytes: new Uint8Array(bytes), ...(width ? {width} : {}), ...(height ? {height} : {}),
@@ -72,13 +76,14 @@ export class AssetError extends Error {}
 export async function loadAssets(
   root: string,
   refs: {path: string; node?: Element; file: VFile}[],
+  memo?: ImageSizeMemo,
 ): Promise<Map<string, Asset>> {
   const assets = new Map<string, Asset>();
   const failed = new Map<string, string>();
   for (const ref of refs) {
     if (!assets.has(ref.path) && !failed.has(ref.path)) {
       try {
-        assets.set(ref.path, await loadAsset(root, ref.path));
+        assets.set(ref.path, await loadAsset(root, ref.path, memo));
       } catch (error) {
         let reason: string;
         if (error instanceof MissingFileError) {

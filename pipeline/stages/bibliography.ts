@@ -11,6 +11,13 @@ export interface Bibliography {
   keys: Set<string>;
   style: string;
   files: VFile[];
+  /**
+   * Formatted citations and bibliographies by request. Formatting is a pure function of the
+   * entries, the style, the language and the request, and costs milliseconds per citation, so
+   * each request is formatted once; a build cache keeps the memo between builds (keyed by the
+   * bibliography sources and the style).
+   */
+  memo?: Map<string, string>;
 }
 
 export function loadBibliography(sources: {path: string; text: string}[], style: string): Bibliography {
@@ -49,7 +56,7 @@ export function loadBibliography(sources: {path: string; text: string}[], style:
       data.push(entry);
     }
   }
-  return {cite: data.length > 0 ? new Cite(data) : undefined, keys, style, files};
+  return {cite: data.length > 0 ? new Cite(data) : undefined, keys, style, files, memo: new Map()};
 }
 
 export interface CiteItem {
@@ -61,11 +68,20 @@ export interface CiteItem {
 /** "(Sculley et al., 2015, p. 3; Amershi et al., 2019)" or, narrative, "Sculley et al. (2015)". */
 export function formatCitation(bib: Bibliography, items: CiteItem[], mode: 'paren' | 'narrative', lang: string): string {
   if (!bib.cite) return '';
+  const memoKey = JSON.stringify(['citation', items, mode, lang]);
+  const known = bib.memo?.get(memoKey);
+  if (known !== undefined) return known;
+  const text = formatCitationUncached(bib, items, mode, lang);
+  bib.memo?.set(memoKey, text);
+  return text;
+}
+
+function formatCitationUncached(bib: Bibliography, items: CiteItem[], mode: 'paren' | 'narrative', lang: string): string {
   const entry = items.map((item) => {
     const locator = parseLocator(item.locator);
     return {id: item.key, ...(locator ?? {}), ...(item.prefix ? {prefix: `${item.prefix} `} : {})};
   });
-  const text = String(bib.cite.format('citation', {template: bib.style, lang: cslLang(lang), entry, format: 'text'}));
+  const text = String(bib.cite!.format('citation', {template: bib.style, lang: cslLang(lang), entry, format: 'text'}));
   if (mode === 'paren' || items.length !== 1) return text;
   const inner = /^\((.*)\)$/.exec(text)?.[1];
   const split = inner ? /^(.*?),\s*(\d{4}[a-z]?.*)$/.exec(inner) : null;
@@ -83,7 +99,16 @@ function parseLocator(locator: string | undefined): {locator: string; label: str
 /** Bibliography entries as HTML strings, sorted by the style, for the keys cited. */
 export function formatBibliography(bib: Bibliography, keys: string[], lang: string): {key: string; html: string}[] {
   if (!bib.cite || keys.length === 0) return [];
-  const html = String(bib.cite.format('bibliography', {template: bib.style, lang: cslLang(lang), format: 'html', entry: keys}));
+  const memoKey = JSON.stringify(['bibliography', keys, lang]);
+  const known = bib.memo?.get(memoKey);
+  if (known !== undefined) return JSON.parse(known) as {key: string; html: string}[];
+  const entries = formatBibliographyUncached(bib, keys, lang);
+  bib.memo?.set(memoKey, JSON.stringify(entries));
+  return entries;
+}
+
+function formatBibliographyUncached(bib: Bibliography, keys: string[], lang: string): {key: string; html: string}[] {
+  const html = String(bib.cite!.format('bibliography', {template: bib.style, lang: cslLang(lang), format: 'html', entry: keys}));
   const entries: {key: string; html: string}[] = [];
   for (const match of html.matchAll(/<div data-csl-entry-id="([^"]+)" class="csl-entry">([\s\S]*?)<\/div>/g)) {
     entries.push({key: match[1]!, html: match[2]!.trim()});

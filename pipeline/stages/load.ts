@@ -10,10 +10,12 @@ import type {Element} from 'hast';
 import type {Book, Doc, Label, Part} from '../model.ts';
 import {parseConfig} from '../config/load.ts';
 import {readInside, OutsideManuscriptError} from '../io/files.ts';
-import {parseDoc, type DocInput, type ImageRef} from './markdown.ts';
+import {parseDoc, type DocInput, type ImageRef, type ParsedDoc} from './markdown.ts';
 import {loadBibliography} from './bibliography.ts';
 import {resolveBook, glossaryFromYaml} from './resolve.ts';
-import {loadAssets} from './assets.ts';
+import {loadAssets, type ImageSizeMemo} from './assets.ts';
+import {isMdBookProject} from '../config/mdbook.ts'; // [mdbook]
+import {loadMdBook} from './mdbook-preprocess.ts'; // [mdbook]
 
 export interface Loaded {
   book?: Book;
@@ -23,8 +25,21 @@ export interface Loaded {
 
 const ROMAN = ['I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'VIII', 'IX', 'X', 'XI', 'XII', 'XIII', 'XIV', 'XV'];
 
-export async function loadBook(manuscript: string): Promise<Loaded> {
+/** Hooks for a build cache (pipeline/cache/); without them every document is parsed here. */
+export interface LoadOptions {
+  /** Parses the documents, results in the same order (the cache serves unchanged ones). */
+  parseDocs?: (inputs: DocInput[]) => Promise<ParsedDoc[]>;
+  /** Formatted citations to reuse for these bibliography sources and style (the cache keeps them). */
+  citationMemo?: (sources: {path: string; text: string}[], style: string) => Map<string, string>;
+  /** Image dimensions by content (the cache keeps them; measuring large SVGs takes a while). */
+  imageSize?: ImageSizeMemo;
+}
+
+export async function loadBook(manuscript: string, options: LoadOptions = {}): Promise<Loaded> {
   const root = path.resolve(manuscript);
+  // [mdbook] A folder with book.toml is an mdBook project (SUMMARY.md lists the chapters; a
+  // book.yaml beside it only adds metadata): see pipeline/stages/mdbook-preprocess.ts.
+  if (await isMdBookProject(root)) return loadMdBook(manuscript, options);
   const configPath = path.join(root, 'book.yaml');
   const files: VFile[] = [];
   let configText: string;
@@ -107,14 +122,16 @@ export async function loadBook(manuscript: string): Promise<Loaded> {
   const docs: Doc[] = [];
   const labels: Label[] = [];
   const images: ImageRef[] = [];
-  for (const input of inputs) {
-    const parsed = parseDoc({...input, displayPath: show(input.path)});
+  const docInputs = inputs.map((input) => ({...input, displayPath: show(input.path)}));
+  const parsedDocs = options.parseDocs ? await options.parseDocs(docInputs) : docInputs.map((input) => parseDoc(input));
+  for (const parsed of parsedDocs) {
     docs.push(parsed.doc);
     labels.push(...parsed.labels);
     images.push(...parsed.images);
     files.push(parsed.doc.file);
   }
   const bibliography = loadBibliography(bibSources, config.citationStyle);
+  if (options.citationMemo) bibliography.memo = options.citationMemo(bibSources, config.citationStyle);
   files.push(...bibliography.files);
   const resolved = resolveBook({
     docs, labels, bibliography, glossary: glossaryFromYaml(glossaryFiles), language: config.language,
@@ -129,7 +146,7 @@ export async function loadBook(manuscript: string): Promise<Loaded> {
   config.parts.forEach((part) => {
     if (part.image) refs.push({path: path.posix.normalize(part.image), file: configFile});
   });
-  const assets = await loadAssets(root, refs);
+  const assets = await loadAssets(root, refs, options.imageSize);
   config.parts.forEach((part, i) => {
     const image = part.image ? assets.get(path.posix.normalize(part.image)) : undefined;
     if (image) parts[i]!.image = image;

@@ -28,6 +28,7 @@ import {
 } from '../plugins/remark-book.ts';
 import {rehypeTemml, rehypeHeadingIds, rehypeNumbering, rehypeListings, rehypeFootnotes, hasClass} from '../plugins/rehype-book.ts';
 import {bookSchema, reportUnsafe} from '../plugins/sanitize.ts';
+import {checkMarkdownLimits, tooDeep, LIMITS} from './limits.ts';
 
 export interface DocInput {
   id: string;
@@ -70,10 +71,16 @@ export function parseDoc(input: DocInput): ParsedDoc {
   const fragments = new Map<string, string>();
   let frontmatter: Record<string, unknown> = {};
 
-  if (/^---[ \t]*[^\s-]/.test(input.text)) {
+  if (/^\uFEFF?---[ \t]*[^\s-]/.test(input.text)) {
     file.message('Front matter must be YAML (`---`); other kinds such as `---js` are not run', {
       place: {line: 1, column: 1}, source: 'book', ruleId: 'frontmatter',
     }).fatal = true;
+  }
+  // Pathological input (huge, or nested thousands deep) is an error before the parser sees it.
+  const limit = checkMarkdownLimits(input.text);
+  if (limit) {
+    file.message(limit.message, {place: limit.place, source: 'book', ruleId: 'limits'}).fatal = true;
+    return unparsedDoc(input, file);
   }
 
   const processor = unified()
@@ -122,7 +129,32 @@ export function parseDoc(input: DocInput): ParsedDoc {
     .use(rehypeNumbering, {docId: input.id, prefix: input.number ? String(input.number) : undefined, labels})
     .use(rehypeTableAlignment) as unknown as Processor<MdastRoot, MdastRoot, Root>;
 
-  const tree = processor.runSync(processor.parse(file), file) as Root;
+  let tree: Root;
+  try {
+    const mdast = processor.parse(file);
+    const deep = tooDeep(mdast);
+    if (deep) {
+      file.message(`Nested more than ${LIMITS.nesting} levels deep (lists, quotes, emphasis or links)`, {
+        place: deep.position?.start ?? {line: 1, column: 1}, source: 'book', ruleId: 'limits',
+      }).fatal = true;
+      return unparsedDoc(input, file);
+    }
+    tree = processor.runSync(mdast, file) as Root;
+    const deepHtml = tooDeep(tree);
+    if (deepHtml) {
+      file.message(`Nested more than ${LIMITS.nesting} levels deep (HTML elements)`, {
+        place: deepHtml.position?.start ?? {line: 1, column: 1}, source: 'book', ruleId: 'limits',
+      }).fatal = true;
+      return unparsedDoc(input, file);
+    }
+  } catch (error) {
+    // Out of stack: raw HTML or Markdown nested deeper than the scan before parsing could tell.
+    if (!(error instanceof RangeError)) throw error;
+    file.message(`Nested too deeply to process (more than ${LIMITS.nesting} levels of lists, quotes, emphasis, links or HTML elements)`, {
+      place: {line: 1, column: 1}, source: 'book', ruleId: 'limits',
+    }).fatal = true;
+    return unparsedDoc(input, file);
+  }
 
   // Title: the one `#` heading, taken out of the body (targets render it with the chapter label).
   let title = '';
@@ -175,6 +207,17 @@ export function parseDoc(input: DocInput): ParsedDoc {
   });
   if (label) labels.push({kind: 'ch', label, text: `Chapter ${input.number}`, id: titleId, docId: input.id});
   return {doc, labels, images, frontmatter};
+}
+
+/** An empty document for one that was not parsed (an error explains why). */
+function unparsedDoc(input: DocInput, file: VFile): ParsedDoc {
+  const doc: Doc = {
+    id: input.id, kind: input.kind, path: input.path, file, title: path.basename(input.path, '.md'),
+    tree: {type: 'root', children: []}, fragments: new Map([['', `${input.id}-title`]]), sections: [], hasMath: false,
+    ...(input.number !== undefined ? {number: input.number} : {}),
+    ...(input.partIndex !== undefined ? {partIndex: input.partIndex} : {}),
+  };
+  return {doc, labels: [], images: [], frontmatter: {}};
 }
 
 /** GFM writes `align` on cells, which XHTML 5 no longer has: use classes. */

@@ -7,15 +7,19 @@ import {createHash} from 'node:crypto';
 import sharp from 'sharp';
 import type {Asset} from '../model.ts';
 
-export async function scaleAssets(assets: Map<string, Asset>, maxWidth: number, maxHeight = maxWidth * 1.5): Promise<Map<string, Asset>> {
+/** Remembers scaled images by their input (a build cache keeps them between builds). */
+export type ScaleMemo = (asset: Asset, maxWidth: number, maxHeight: number, scale: () => Promise<Asset>) => Promise<Asset>;
+
+export async function scaleAssets(assets: Map<string, Asset>, maxWidth: number, maxHeight = maxWidth * 1.5, memo?: ScaleMemo): Promise<Map<string, Asset>> {
   const out = new Map<string, Asset>();
-  for (const [key, asset] of assets) out.set(key, await scaleAsset(asset, maxWidth, maxHeight));
+  for (const [key, asset] of assets) out.set(key, await scaleAsset(asset, maxWidth, maxHeight, memo));
   return out;
 }
 
-export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: number): Promise<Asset> {
+export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: number, memo?: ScaleMemo): Promise<Asset> {
   if (asset.mediaType === 'image/svg+xml' || asset.mediaType === 'image/gif' || !asset.width || !asset.height) return asset;
   if (asset.width <= maxWidth && asset.height <= maxHeight) return asset;
+  if (memo) return memo(asset, maxWidth, maxHeight, () => scaleAsset(asset, maxWidth, maxHeight));
   const image = sharp(asset.bytes, {limitInputPixels: 100_000_000}).resize({width: maxWidth, height: maxHeight, fit: 'inside', withoutEnlargement: true});
   const encoded = asset.mediaType === 'image/jpeg'
     ? image.jpeg({quality: 85, mozjpeg: false})

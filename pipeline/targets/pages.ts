@@ -28,13 +28,14 @@ export function copyrightPage(book: Book): Element {
   const names = config.authors.map((a) => a.name).join(', ');
   const paragraphs: ElementContent[] = [
     h('p', `© ${year} ${names}`),
-    h('p', [
+    // No licence URL (an mdBook project without book.yaml): the © line above says it all.
+    ...(config.license.url ? [h('p', [
       'This work is licensed under the ',
       h('a', {href: config.license.url, className: ['external']}, config.license.name),
       ` (${config.license.short}). To view a copy of this license, visit `,
       h('a', {href: config.license.url, className: ['external']}, config.license.url),
       '.',
-    ]),
+    ])] : []),
     ...config.copyright.map((text) => h('p', linkify(text))),
   ];
   if (config.publisher) paragraphs.push(h('p', `Published by ${config.publisher}.`));

@@ -12,10 +12,10 @@ import {createRequire} from 'node:module';
 import type {EPub as EPubClass} from 'epub-gen-memory';
 import ejs from 'ejs';
 import type {Asset, Book, Doc} from '../../model.ts';
-import {scaleAssets} from '../../stages/scale.ts';
+import {scaleAssets, type ScaleMemo} from '../../stages/scale.ts';
 import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, semanticsOf} from '../pages.ts';
-import {normaliseZip} from './zip.ts';
+import {normaliseZip, type ZipFunction} from './zip.ts';
 
 // epub-gen-memory is CommonJS; require() gives the same class under tsx, vitest and node.
 const {EPub} = createRequire(import.meta.url)('epub-gen-memory') as {EPub: typeof EPubClass};
@@ -49,8 +49,8 @@ interface EpubDoc {
 /** Widest raster image in the EPUB: enough for tablets, far below print resolution. */
 export const EPUB_MAX_IMAGE_WIDTH = 1600;
 
-export async function renderEpub(original: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PageMarks}): Promise<Uint8Array> {
-  const assets = await scaleAssets(original.assets, EPUB_MAX_IMAGE_WIDTH);
+export async function renderEpub(original: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PageMarks; zip?: ZipFunction; scale?: ScaleMemo}): Promise<Uint8Array> {
+  const assets = await scaleAssets(original.assets, EPUB_MAX_IMAGE_WIDTH, undefined, options.scale);
   const scaled = (asset: Asset | undefined) => (asset ? assets.get(asset.path) ?? asset : undefined);
   const book: Book = {
     ...original, assets,
@@ -208,7 +208,7 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
     language: lang,
     description: config.description,
     subjects: config.subjects,
-    rights: `${config.license.name} (${config.license.short})`,
+    rights: config.license.url ? `${config.license.name} (${config.license.short})` : config.license.name,
     licenseUrl: config.license.url,
     printIsbn: config.identifiers.isbn?.replace(/-/g, ''),
     series: config.series,
@@ -267,8 +267,9 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
   zip.remove('OEBPS/toc.xhtml');
   zip.file('OEBPS/nav.xhtml', ejs.render(templates.nav, {book: data}));
   for (const name of images) zip.file(`OEBPS/images/${name}`, assetsByName.get(name)!.bytes);
-  const raw = await zip.generateAsync({type: 'uint8array', compression: 'DEFLATE', compressionOptions: {level: 9}});
-  return normaliseZip(raw, options.sourceDateEpoch);
+  // Stored, not compressed: normaliseZip compresses every entry again in its final order.
+  const raw = await zip.generateAsync({type: 'uint8array', compression: 'STORE'});
+  return normaliseZip(raw, options.sourceDateEpoch, options.zip);
 }
 
 function romanValue(label: string): number {

@@ -2,9 +2,12 @@
  * Makes a zip reproducible: `mimetype` first and stored, the other entries sorted by
  * name, every timestamp set from SOURCE_DATE_EPOCH.
  */
-import {unzipSync, zipSync, type Zippable} from 'fflate';
+import {unzipSync, zipSync, type Zippable, type ZipOptions} from 'fflate';
 
-export function normaliseZip(raw: Uint8Array, sourceDateEpoch: number): Uint8Array {
+/** zipSync or a drop-in with the same output (the build cache's, which reuses compressed entries). */
+export type ZipFunction = (data: Zippable, options?: ZipOptions) => Uint8Array;
+
+export function normaliseZip(raw: Uint8Array, sourceDateEpoch: number, zip: ZipFunction = zipSync): Uint8Array {
   const entries = unzipSync(raw);
   // DOS timestamps start in 1980 and are local-time based: fflate uses the Date as given.
   const utc = new Date(Math.max(sourceDateEpoch, 315532800) * 1000);
@@ -16,5 +19,5 @@ export function normaliseZip(raw: Uint8Array, sourceDateEpoch: number): Uint8Arr
   for (const name of Object.keys(entries).filter((n) => n !== 'mimetype' && !n.endsWith('/')).sort()) {
     ordered[name] = [entries[name]!, {level: 9, mtime}];
   }
-  return zipSync(ordered, {mtime});
+  return zip(ordered, {mtime});
 }

@@ -179,7 +179,7 @@ function xmpPacket(book: Book, date: Date, creator: string): string {
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
   const iso = date.toISOString().replace(/\.\d{3}Z$/, 'Z');
   const title = config.subtitle ? `${config.title}: ${config.subtitle}` : config.title;
-  const rights = `${config.license.name} (${config.license.short}), ${config.license.url}`;
+  const rights = config.license.url ? `${config.license.name} (${config.license.short}), ${config.license.url}` : config.license.name;
   return `<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
  <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
@@ -196,10 +196,8 @@ ${config.description ? `   <dc:description><rdf:Alt><rdf:li xml:lang="x-default"
    <dc:language><rdf:Bag><rdf:li>${esc(config.language)}</rdf:li></rdf:Bag></dc:language>
 ${config.publisher ? `   <dc:publisher><rdf:Bag><rdf:li>${esc(config.publisher)}</rdf:li></rdf:Bag></dc:publisher>\n` : ''}   <dc:rights><rdf:Alt><rdf:li xml:lang="x-default">${esc(rights)}</rdf:li></rdf:Alt></dc:rights>
    <xmpRights:Marked>True</xmpRights:Marked>
-   <xmpRights:WebStatement>${esc(config.license.url)}</xmpRights:WebStatement>
-   <xmpRights:UsageTerms><rdf:Alt><rdf:li xml:lang="x-default">${esc(rights)}</rdf:li></rdf:Alt></xmpRights:UsageTerms>
-   <cc:license rdf:resource="${esc(config.license.url)}"/>
-   <xmp:CreateDate>${iso}</xmp:CreateDate>
+${config.license.url ? `   <xmpRights:WebStatement>${esc(config.license.url)}</xmpRights:WebStatement>\n` : ''}   <xmpRights:UsageTerms><rdf:Alt><rdf:li xml:lang="x-default">${esc(rights)}</rdf:li></rdf:Alt></xmpRights:UsageTerms>
+${config.license.url ? `   <cc:license rdf:resource="${esc(config.license.url)}"/>\n` : ''}   <xmp:CreateDate>${iso}</xmp:CreateDate>
    <xmp:ModifyDate>${iso}</xmp:ModifyDate>
    <xmp:MetadataDate>${iso}</xmp:MetadataDate>
    <xmp:CreatorTool>${esc(creator)}</xmp:CreatorTool>

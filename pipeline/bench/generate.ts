@@ -1,0 +1,492 @@
+/**
+ * A book-scale manuscript for benchmarks: deterministic (seeded), written to a temporary folder,
+ * never into the repository. The defaults match the printed book: 29 chapters in 6 parts,
+ * about 215,000 words, about 150 images (SVG, PNG, JPEG; four SVGs of 2–3 MB), with headings,
+ * lists, tables with captions, footnotes, code listings, math, figures with captions, citations,
+ * glossary and index terms, cross-references and links between chapters.
+ *
+ *   npx tsx pipeline/bench/generate.ts [--out DIR] [--seed S] [--words N] [--force]
+ */
+import fs from 'node:fs/promises';
+import {existsSync, readFileSync} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {parseArgs} from 'node:util';
+import {fileURLToPath} from 'node:url';
+import {Random} from './random.ts';
+import {Prose, NOUNS, COMPOUNDS, ADJECTIVES, VERBS, plural, capitalize, titleCase, countWords} from './prose.ts';
+import {diagramSvg, chartSvg, largeSvg, chartPng, photoJpeg} from './images.ts';
+
+/** Bump when the output of the generator changes, so a reused book is regenerated. */
+export const GENERATOR_VERSION = 6;
+
+export interface GenerateOptions {
+  /** Target folder; default `<tmpdir>/book-bench-<seed>-<words>`. */
+  dir?: string;
+  seed?: string;
+  /** Words of text in the whole manuscript (chapters, front and back matter). */
+  words?: number;
+  /** Images referenced by the chapters (cover and part images come on top). */
+  figures?: number;
+  /** Regenerate even when the folder holds a book made with the same options. */
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface GeneratedBook {
+  dir: string;
+  seed: string;
+  words: number;
+  chapters: string[];
+  images: {svg: number; png: number; jpeg: number; largeSvg: number; total: number; bytes: number};
+  bib: number;
+  reused: boolean;
+}
+
+const PART_SIZES = [3, 4, 6, 6, 3, 7];
+const LARGE_SVG_CHAPTERS = new Set([7, 12, 19, 26]);
+const LANGUAGES = ['python', 'python', 'javascript', 'yaml', 'bash', 'sql', 'json'] as const;
+
+export function defaultDir(seed: string, words: number): string {
+  return path.join(os.tmpdir(), `book-bench-${seed}-${words}`);
+}
+
+export async function generateBook(options: GenerateOptions = {}): Promise<GeneratedBook> {
+  const seed = options.seed ?? 'mlip-1';
+  const targetWords = options.words ?? 215_000;
+  const figureCount = options.figures ?? 143;
+  const dir = path.resolve(options.dir ?? defaultDir(seed, targetWords));
+  const log = options.log ?? (() => {});
+  const manifestPath = path.join(dir, '.bench-manifest.json');
+  const key = {version: GENERATOR_VERSION, seed, targetWords, figureCount};
+  if (!options.force && existsSync(manifestPath)) {
+    try {
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as {key: typeof key; book: GeneratedBook};
+      if (JSON.stringify(manifest.key) === JSON.stringify(key)) return {...manifest.book, dir, reused: true};
+    } catch {}
+  }
+  if (isInside(process.cwd(), dir) || isInside(repoRoot(), dir)) {
+    throw new Error(`Refusing to generate into ${dir}: the benchmark book never goes into the repository`);
+  }
+  await fs.rm(dir, {recursive: true, force: true});
+  for (const sub of ['chapters', 'front', 'back', 'img/parts', 'references', 'glossary']) await fs.mkdir(path.join(dir, sub), {recursive: true});
+
+  const root = new Random(seed);
+  const images = {svg: 0, png: 0, jpeg: 0, largeSvg: 0, total: 0, bytes: 0};
+  const writeImage = async (rel: string, bytes: Buffer | string) => {
+    const buffer = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    await fs.writeFile(path.join(dir, rel), buffer);
+    images.total++;
+    images.bytes += buffer.length;
+    if (rel.endsWith('.svg')) images.svg++;
+    else if (rel.endsWith('.png')) images.png++;
+    else images.jpeg++;
+  };
+
+  // --- Bibliography ---------------------------------------------------------------------
+  const bibRandom = root.fork('bib');
+  const bibKeys: string[] = [];
+  const bib: string[] = [];
+  const SURNAMES = ['Sculley', 'Amershi', 'Breck', 'Mitchell', 'Gebru', 'Polyzotis', 'Paleyes', 'Huyen', 'Lwakatare', 'Nahar', 'Kästner', 'Wan', 'Serban', 'Bosch', 'Hulten', 'Lewis', 'Zhang', 'Nguyen', 'Okafor', 'Schmidt', 'García', 'Rossi', 'Ivanova', 'Tanaka', 'Kim', 'Patel', 'Larsen', 'Dubois', 'Silva', 'Novak'];
+  const GIVEN = ['Ada', 'Ben', 'Chen', 'Dana', 'Eli', 'Fatima', 'Gus', 'Hana', 'Ivan', 'Jun', 'Kai', 'Lea', 'Mia', 'Noor', 'Omar', 'Pia', 'Raj', 'Sara', 'Tom', 'Uma'];
+  for (let i = 0; i < 160; i++) {
+    const authors = Array.from({length: bibRandom.int(1, 5)}, () => `${bibRandom.pick(SURNAMES)}, ${bibRandom.pick(GIVEN)}`);
+    const year = bibRandom.int(1995, 2024);
+    const words = new Prose(bibRandom).phrase(3, 7);
+    let keyBase = `${authors[0]!.split(',')[0]!.normalize('NFKD').replace(/[^A-Za-z]/g, '').toLowerCase()}${year}${words.split(' ')[1] ?? 'x'}`;
+    keyBase = keyBase.replace(/[^a-z0-9]/g, '');
+    let k = keyBase;
+    for (let n = 2; bibKeys.includes(k); n++) k = `${keyBase}${String.fromCharCode(96 + n)}`;
+    bibKeys.push(k);
+    const title = titleCase(words);
+    const type = bibRandom.pick(['article', 'inproceedings', 'book', 'inproceedings']);
+    const fields = [`  author    = {${authors.join(' and ')}}`, `  title     = {${title}}`, `  year      = {${year}}`];
+    if (type === 'article') fields.push(`  journal   = {${bibRandom.pick(['Communications of the ACM', 'IEEE Software', 'Journal of Systems and Software', 'Empirical Software Engineering'])}}`, `  volume    = {${bibRandom.int(1, 70)}}`, `  pages     = {${bibRandom.int(1, 400)}--${bibRandom.int(401, 600)}}`);
+    if (type === 'inproceedings') fields.push(`  booktitle = {Proceedings of the ${bibRandom.int(10, 47)}th ${bibRandom.pick(['International Conference on Software Engineering', 'Conference on Machine Learning and Systems', 'Symposium on Operating Systems Principles', 'Conference on Fairness, Accountability, and Transparency'])}}`, `  pages     = {${bibRandom.int(1, 400)}--${bibRandom.int(401, 600)}}`);
+    if (type === 'book') fields.push(`  publisher = {${bibRandom.pick(['The MIT Press', "O'Reilly Media", 'Manning', 'Addison-Wesley'])}}`);
+    if (bibRandom.chance(0.4)) fields.push(`  doi       = {10.${bibRandom.int(1000, 9999)}/${bibRandom.int(100000, 999999)}}`);
+    bib.push(`@${type}{${k},\n${fields.join(',\n')}\n}\n`);
+  }
+  await fs.writeFile(path.join(dir, 'references', 'general.bib'), bib.join('\n'));
+
+  // --- Glossary ---------------------------------------------------------------------------
+  const glossRandom = root.fork('glossary');
+  const glossary = new Map<string, string>();
+  while (glossary.size < 60) {
+    const term = `${glossRandom.pick(COMPOUNDS)} ${glossRandom.pick(NOUNS)}`;
+    if (term.split(' ')[0] === term.split(' ')[1] || glossary.has(term)) continue;
+    const prose = new Prose(glossRandom);
+    glossary.set(term, `${prose.sentence()} ${prose.sentence()}`);
+  }
+  const glossaryTerms = [...glossary.keys()];
+  await fs.writeFile(path.join(dir, 'glossary', 'terms.yaml'),
+    [...glossary].map(([term, definition]) => `${term}: >-\n  ${definition.replace(/:/g, ' -')}\n`).join(''));
+
+  // --- Plan: chapters, parts, figures ------------------------------------------------------
+  const planRandom = root.fork('plan');
+  const chapterCount = PART_SIZES.reduce((a, b) => a + b, 0);
+  const chapters = Array.from({length: chapterCount}, (_, i) => {
+    const n = i + 1;
+    const title = titleCase(new Prose(planRandom).phrase(3, 6));
+    const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    const nn = String(n).padStart(2, '0');
+    return {
+      n, nn, title, file: `${nn}-${slug}.md`,
+      sections: planRandom.int(6, 9),
+      tables: planRandom.int(2, 4),
+      listings: planRandom.int(2, 4),
+      equation: planRandom.chance(0.6),
+      footnotes: planRandom.int(5, 11),
+      weight: 0.7 + planRandom.next() * 0.6,
+      figures: [] as {id: string; file: string; kind: 'svg' | 'png' | 'jpeg' | 'large'}[],
+    };
+  });
+  for (let i = 0; i < figureCount; i++) {
+    const chapter = chapters[i % chapterCount]!;
+    const k = chapter.figures.length + 1;
+    const large = LARGE_SVG_CHAPTERS.has(chapter.n) && k === 2;
+    const roll = planRandom.next();
+    const kind = large ? 'large' : roll < 0.55 ? 'svg' : roll < 0.8 ? 'png' : 'jpeg';
+    const ext = kind === 'large' ? 'svg' : kind === 'jpeg' ? 'jpg' : kind;
+    chapter.figures.push({id: `fig-ch${chapter.nn}-${k}`, file: `${chapter.nn}-figure-${k}.${ext}`, kind});
+  }
+
+  // --- Images -----------------------------------------------------------------------------
+  const imageRandom = root.fork('images');
+  for (const chapter of chapters) {
+    for (const figure of chapter.figures) {
+      const r = imageRandom.fork(figure.id);
+      const title = `${capitalize(new Prose(r).plainNounPhrase())} overview`;
+      const series = Array.from({length: r.int(2, 4)}, () => new Prose(r).plainNounPhrase().slice(0, 18));
+      const rel = `img/${figure.file}`;
+      if (figure.kind === 'large') {
+        await writeImage(rel, largeSvg(r, title, r.int(2_100_000, 2_900_000)));
+        images.largeSvg++;
+      } else if (figure.kind === 'svg') {
+        const labels = Array.from({length: r.int(4, 9)}, () => capitalize(r.pick(NOUNS)));
+        await writeImage(rel, r.chance(0.5) ? diagramSvg(r, title, labels) : chartSvg(r, title, series));
+      } else if (figure.kind === 'png') {
+        await writeImage(rel, await chartPng(r, title, series));
+      } else {
+        await writeImage(rel, await photoJpeg(r, r.pick([1200, 1600, 2000]), r.pick([800, 1067, 1200])));
+      }
+    }
+  }
+  await writeImage('img/cover.jpg', await photoJpeg(imageRandom.fork('cover'), 1600, 2400, 88));
+  for (let p = 1; p <= PART_SIZES.length; p++) await writeImage(`img/parts/part${p}.jpg`, await photoJpeg(imageRandom.fork(`part${p}`), 1400, 700));
+
+  // --- Text -------------------------------------------------------------------------------
+  const textRandom = root.fork('text');
+  const frontBackBudget = Math.round(targetWords * 0.012);
+  const totalWeight = chapters.reduce((sum, c) => sum + c.weight, 0);
+  let words = 0;
+
+  const writer = (r: Random, docId: string) => {
+    let idx = 0;
+    const prose = new Prose(r, (word, kind) => {
+      if (kind === 'noun') {
+        if (r.chance(0.012)) {
+          idx++;
+          const [head, tail] = word.split(' ');
+          return tail && r.chance(0.3) ? `:idx[${word}]{term="${tail}" sub="${head}"}` : `:idx[${word}]`;
+        }
+        if (r.chance(0.004)) {
+          const term = r.pick(glossaryTerms);
+          return r.chance(0.7) ? `:gls[${term}]` : `:gls[${plural(term)}]{term="${term}"}`;
+        }
+      }
+      if (kind === 'adjective' && r.chance(0.02)) return `*${word}*`;
+      return undefined;
+    });
+    const plain = new Prose(r);
+    const cite = () => {
+      const n = r.chance(0.8) ? 1 : 2;
+      const keys = Array.from({length: n}, () => r.pick(bibKeys));
+      if (n === 1 && r.chance(0.2)) return `[@${keys[0]}, p. ${r.int(2, 300)}]`;
+      return `[${[...new Set(keys)].map((k) => `@${k}`).join('; ')}]`;
+    };
+    const identifier = () => `${r.pick(COMPOUNDS)}_${r.pick(NOUNS)}`.replace(/ /g, '_');
+    /** A paragraph; `extra` can put a citation, a footnote reference, inline code or math into it. */
+    const paragraph = (sentences: number, extra: {footnote?: string; link?: string; xref?: string} = {}) => {
+      const out: string[] = [];
+      for (let i = 0; i < sentences; i++) {
+        let s = prose.sentence();
+        if (r.chance(0.05)) s = endWith(s, ` ${cite()}.`);
+        if (r.chance(0.04)) s = endWith(s, `, using \`${identifier()}()\`.`);
+        if (r.chance(0.015)) s = endWith(s, `, where ${r.pick(['$F_1$', '$p < 0.05$', '$\\hat{y} = f(x)$', '$\\sigma^2$', '$n \\log n$', '$\\alpha = 0.1$'])} matters.`);
+        if (r.chance(0.01)) s = endWith(s, `, as described in [the ${r.pick(NOUNS)} guide](https://example.org/${r.pick(NOUNS)}/${r.int(1, 99)}).`);
+        out.push(s);
+      }
+      if (extra.xref) out.splice(r.int(0, out.length), 0, extra.xref);
+      if (extra.link) out.splice(r.int(0, out.length), 0, extra.link);
+      if (extra.footnote) {
+        const at = r.int(0, out.length - 1);
+        const sentence = out[at]!;
+        out[at] = `${sentence.slice(0, -1)}[^${extra.footnote}]${sentence.slice(-1)}`;
+      }
+      return out.join(' ');
+    };
+    return {prose, plain, paragraph, cite, identifier, indexCount: () => idx, docId};
+  };
+
+  const codeBlock = (r: Random, lang: string, ident: () => string): string[] => {
+    const lines: string[] = [];
+    const n = r.int(5, 18);
+    for (let i = 0; i < n; i++) {
+      const a = ident();
+      const b = ident();
+      switch (lang) {
+        case 'python': lines.push(r.pick([`def ${a}(${b}, threshold=${r.int(1, 9) / 10}):`, `    ${a} = ${b}.${r.pick(VERBS)[0]}(${r.int(1, 500)})`, `    if ${a} > ${r.int(1, 100)}:`, `        return ${b}`, `for ${a} in ${b}:`, `    log.info("${r.pick(NOUNS)} %s", ${a})`, `import ${a.split('_')[0]}`])); break;
+        case 'javascript': lines.push(r.pick([`const ${a} = await ${b}(${r.int(1, 99)});`, `export function ${a}(${b}) {`, `  return ${b}.map((x) => x * ${r.int(2, 9)});`, `}`, `if (${a}.length > ${r.int(1, 50)}) throw new Error('${r.pick(NOUNS)}');`])); break;
+        case 'yaml': lines.push(r.pick([`${a}: ${r.int(1, 999)}`, `${a}:`, `  ${b}: "${r.pick(ADJECTIVES)}"`, `  - ${b}`, `  replicas: ${r.int(1, 12)}`])); break;
+        case 'bash': lines.push(r.pick([`${a.split('_')[0]} --${b.replace(/_/g, '-')} ${r.int(1, 99)}`, `export ${a.toUpperCase()}=${r.int(0, 1)}`, `./${a}.sh | tee ${b}.log`, `docker run --rm ${a}:${r.int(1, 9)}.${r.int(0, 9)}`])); break;
+        case 'sql': lines.push(r.pick([`SELECT ${a}, COUNT(*) FROM ${b}`, `  WHERE ${a} > ${r.int(1, 100)}`, `  GROUP BY ${a}`, `JOIN ${b} USING (${a})`, `ORDER BY ${a} DESC LIMIT ${r.int(5, 50)};`])); break;
+        default: lines.push(r.pick([`  "${a}": ${r.int(1, 999)},`, `  "${b}": "${r.pick(ADJECTIVES)}",`, `  "${a}": [${r.int(1, 9)}, ${r.int(1, 9)}],`]));
+      }
+    }
+    if (lang === 'json') return ['{', ...lines, `  "end": true`, '}'];
+    return lines;
+  };
+
+  const chapterTexts: string[] = [];
+  for (const chapter of chapters) {
+    const r = textRandom.fork(`ch${chapter.nn}`);
+    // 0.942: what specials, captions and the last paragraph of each section add beyond the budget (measured).
+    const budget = Math.round((0.942 * (targetWords - frontBackBudget) * chapter.weight) / totalWeight);
+    const w = writer(r, `ch${chapter.nn}`);
+    const {prose, plain, paragraph} = w;
+    const out: string[] = [`# ${chapter.title}`, ''];
+    prose.words += countWords(chapter.title);
+
+    // Specials, spread over the sections.
+    type Special = {kind: 'figure' | 'table' | 'listing' | 'equation' | 'list' | 'olist' | 'quote'; index: number};
+    const specials: Special[][] = Array.from({length: chapter.sections}, () => []);
+    const place = (kind: Special['kind'], index: number) => specials[r.int(0, chapter.sections - 1)]!.push({kind, index});
+    chapter.figures.forEach((_, i) => place('figure', i));
+    for (let i = 0; i < chapter.tables; i++) place('table', i);
+    for (let i = 0; i < chapter.listings; i++) place('listing', i);
+    if (chapter.equation) place('equation', 0);
+    for (let i = 0; i < r.int(5, 9); i++) place(r.pick(['list', 'list', 'olist', 'quote']), i);
+    specials.forEach((list) => r.shuffle(list));
+
+    const footnotes: string[] = [];
+    const footnoteSlots = new Set(Array.from({length: chapter.footnotes}, () => r.int(0, 60)));
+    let paragraphNo = 0;
+    const others = chapters.filter((c) => c !== chapter);
+    const chapterLink = () => {
+      const other = r.pick(others);
+      const fragment = r.chance(0.4) ? `#sec-ch${other.nn}-${r.int(1, other.sections)}` : '';
+      return r.chance(0.5)
+        ? `See [${other.title}](${other.file}${fragment}) for more on this.`
+        : `This connects to [${r.pick(['the discussion of', 'our treatment of', 'the chapter on'])} ${other.title.toLowerCase()}](${other.file}${fragment}).`;
+    };
+    const nextParagraph = (): string => {
+      paragraphNo++;
+      const extra: {footnote?: string; link?: string; xref?: string} = {};
+      if (footnoteSlots.has(paragraphNo)) {
+        const id = `ch${chapter.nn}-note${footnotes.length + 1}`;
+        extra.footnote = id;
+        footnotes.push(`[^${id}]: ${prose.sentence()} ${r.chance(0.5) ? `${prose.sentence()} ` : ''}${r.chance(0.3) ? w.cite() : ''}`.trimEnd());
+      }
+      if (r.chance(0.06)) extra.link = chapterLink();
+      if (r.chance(0.04)) {
+        const other = r.pick(others);
+        extra.xref = `${capitalize(r.pick(['compare', 'recall', 'see also']))} @sec-ch${other.nn}-${r.int(1, other.sections)} and @fig-ch${other.nn}-1.`;
+      }
+      return paragraph(r.int(3, 8), extra);
+    };
+
+    out.push(nextParagraph(), '', nextParagraph(), '');
+    const sectionBudget = (budget - prose.words - plain.words - 250) / chapter.sections;
+    let tableNo = 0;
+    let listingNo = 0;
+    for (let s = 1; s <= chapter.sections; s++) {
+      const sectionTitle = titleCase(prose.phrase(2, 5));
+      out.push(`## ${sectionTitle} {#sec-ch${chapter.nn}-${s}}`, '');
+      const end = prose.words + plain.words + sectionBudget;
+      const subsections = r.int(1, 3);
+      const todo = specials[s - 1]!;
+      let sub = 0;
+      const perSub = sectionBudget / (subsections + 1);
+      const written = () => prose.words + plain.words;
+      while (written() + 40 < end || todo.length > 0) {
+        if (sub < subsections && written() > end - sectionBudget + perSub * (sub + 1)) {
+          sub++;
+          out.push(`### ${capitalize(prose.phrase(2, 5))}`, '');
+        }
+        out.push(nextParagraph(), '');
+        if (todo.length > 0 && (r.chance(0.35) || written() + 40 >= end)) {
+          const special = todo.pop()!;
+          out.push(...renderSpecial(special));
+        }
+        if (written() > end + sectionBudget) break;
+      }
+      for (const special of todo) out.push(...renderSpecial(special));
+    }
+
+    function renderSpecial(special: Special): string[] {
+      switch (special.kind) {
+        case 'figure': {
+          const figure = chapter.figures[special.index]!;
+          const caption = `${capitalize(plain.plainNounPhrase())} and ${plain.plainNounPhrase()}${r.chance(0.3) ? `, *${r.pick(ADJECTIVES)}* by design` : ''}. ${plain.sentence()}`;
+          const alt = `${capitalize(figure.kind === 'jpeg' ? 'A photograph of' : 'A diagram of')} ${prose.plainNounPhrase()} ${r.pick(['next to', 'above', 'connected to'])} ${prose.plainNounPhrase()}.`;
+          return [
+            `As @${figure.id} shows, ${prose.sentence().replace(/^./, (c) => c.toLowerCase())}`, '',
+            `![${caption}](../img/${figure.file}){#${figure.id} fig-alt="${alt.replace(/"/g, '')}"}`, '',
+          ];
+        }
+        case 'table': {
+          tableNo++;
+          const id = `tbl-ch${chapter.nn}-${tableNo}`;
+          const cols = r.int(3, 5);
+          const header = Array.from({length: cols}, (_, i) => (i === cols - 1 ? 'Notes' : capitalize(r.pick(NOUNS))));
+          const align = Array.from({length: cols}, (_, i) => (i === 0 ? ':--' : i === cols - 1 ? ':--' : r.pick(['--:', ':-:', '---'])));
+          const rows = Array.from({length: r.int(3, 9)}, () => header.map((_, i) => (i === 0 ? capitalize(prose.plainNounPhrase()) : i === cols - 1 ? prose.sentence().replace(/\|/g, '') : String(r.int(1, 9999)))));
+          return [
+            `@${id} summarizes ${prose.plainNounPhrase()} for ${plural(r.pick(NOUNS))}.`, '',
+            `| ${header.join(' | ')} |`, `|${align.join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`), '',
+            `: ${capitalize(prose.plainNounPhrase())} by ${r.pick(NOUNS)} {#${id}}`, '',
+          ];
+        }
+        case 'listing': {
+          listingNo++;
+          const lang = r.pick(LANGUAGES);
+          const lines = codeBlock(r, lang, w.identifier);
+          const labelled = r.chance(0.6);
+          const id = `lst-ch${chapter.nn}-${listingNo}`;
+          const meta = labelled ? ` {#${id} caption="${capitalize(prose.phrase(2, 5))}"${r.chance(0.4) ? ` lines="${r.int(1, 3)}-${r.int(3, 5)}"` : ''}${r.chance(0.2) ? ' numbers' : ''}}` : '';
+          return [
+            ...(labelled ? [`@${id} ${r.pick(['shows', 'sketches', 'illustrates'])} ${prose.plainNounPhrase()}.`, ''] : []),
+            `\`\`\`${lang}${meta}`, ...lines, '```', '',
+          ];
+        }
+        case 'equation': {
+          const id = `eq-ch${chapter.nn}-1`;
+          return [
+            `The ${prose.plainNounPhrase()} follows @${id}.`, '',
+            `$$ {#${id}}`, r.pick(['\\text{precision} = \\frac{TP}{TP + FP}', 'F_1 = 2 \\cdot \\frac{P \\cdot R}{P + R}', '\\hat{y} = \\sum_{i=1}^{n} w_i x_i + b', 'L(\\theta) = -\\frac{1}{n} \\sum_{i=1}^{n} \\log p_\\theta(y_i \\mid x_i)']), '$$', '',
+          ];
+        }
+        case 'list': {
+          const items = Array.from({length: r.int(3, 6)}, () => `- **${capitalize(prose.plainNounPhrase())}.** ${prose.sentence()}${r.chance(0.3) ? ` ${prose.sentence()}` : ''}`);
+          if (r.chance(0.3)) items.splice(1, 0, `  - ${prose.sentence()}`, `  - ${prose.sentence()}`);
+          return [...items, ''];
+        }
+        case 'olist':
+          return [...Array.from({length: r.int(3, 7)}, (_, i) => `${i + 1}. ${prose.sentence()}`), ''];
+        default:
+          return [`> ${prose.sentence()} ${prose.sentence()}`, '>', `> — ${r.pick(['a fictional engineer', 'an imagined product manager', 'a composite of interviews'])}`, ''];
+      }
+    }
+
+    out.push('## Further Readings {.unnumbered}', '');
+    for (let i = 0; i < r.int(3, 5); i++) out.push(`- @${r.pick(bibKeys)} ${prose.sentence().replace(/^./, (c) => c.toLowerCase())}`);
+    out.push('');
+    out.push(...footnotes.flatMap((note) => [note, '']));
+    chapterTexts.push(out.join('\n'));
+    words += prose.words + plain.words;
+    await fs.writeFile(path.join(dir, 'chapters', chapter.file), out.join('\n'));
+  }
+
+  // --- Front and back matter ------------------------------------------------------------
+  const fbRandom = root.fork('front-back');
+  const fb = writer(fbRandom, 'front');
+  const paras = (n: number) => Array.from({length: n}, () => `${fb.paragraph(fbRandom.int(4, 7))}\n`).join('\n');
+  await fs.writeFile(path.join(dir, 'front', 'dedication.md'), `# Dedication\n\nTo everyone who has ever had to keep a model running in production.\n`);
+  const preface = `# Preface\n\n${paras(6)}\n## How This Book Came About\n\n${paras(5)}\n## Acknowledgments {.unnumbered}\n\n${paras(3)}`;
+  await fs.writeFile(path.join(dir, 'front', 'preface.md'), preface);
+  await fs.writeFile(path.join(dir, 'back', 'about-the-author.md'), `# About the Author\n\n${paras(3)}`);
+  words += fb.prose.words + 10;
+
+  // --- book.yaml ----------------------------------------------------------------------------
+  let c = 0;
+  const parts = PART_SIZES.map((size, p) => {
+    const list = chapters.slice(c, c + size);
+    c += size;
+    return `  - title: ${titleCase(new Prose(planRandom).phrase(2, 4))}
+    image: img/parts/part${p + 1}.jpg
+    alt: An abstract photograph in muted colours, the opening image of part ${p + 1}.
+    chapters:
+${list.map((ch) => `      - chapters/${ch.file}`).join('\n')}`;
+  });
+  const yaml = `# Generated by pipeline/bench/generate.ts (seed ${seed}); a benchmark book, not a real one.
+title: A Generated Book of Machine Learning in Production
+subtitle: Benchmark Edition (seed ${seed})
+authors:
+  - name: Ada Generator
+    fileAs: Generator, Ada
+publisher: The Benchmark Press
+date: 2025-04-08
+language: en
+description: >-
+  A deterministic, generated manuscript the size of the printed book, for benchmarking the
+  book pipeline against Pandoc.
+subjects: [benchmark, machine learning, software engineering]
+identifiers:
+  isbn: 978-0-262-04972-6
+license:
+  name: Creative Commons Attribution-NonCommercial-NoDerivatives 4.0 International
+  short: CC BY-NC-ND 4.0
+  url: https://creativecommons.org/licenses/by-nc-nd/4.0/
+cover:
+  image: img/cover.jpg
+  alt: A generated cover with soft colour fields.
+bibliography: [references/general.bib]
+citationStyle: apa
+glossary: [glossary/terms.yaml]
+front: [front/dedication.md, front/preface.md]
+parts:
+${parts.join('\n')}
+back: [back/about-the-author.md]
+print:
+  trim: {width: 7in, height: 9in}
+  margins: {top: 0.75in, bottom: 0.8in, inner: 0.875in, outer: 0.625in}
+`;
+  await fs.writeFile(path.join(dir, 'book.yaml'), yaml);
+
+  const book: GeneratedBook = {
+    dir, seed, words, chapters: chapters.map((ch) => `chapters/${ch.file}`), images, bib: bibKeys.length, reused: false,
+  };
+  await fs.writeFile(manifestPath, `${JSON.stringify({key, book}, null, 2)}\n`);
+  log(`Generated ${dir}: ${chapters.length} chapters, ${words} words, ${images.total} images (${(images.bytes / 1e6).toFixed(1)} MB)`);
+  return book;
+}
+
+/** Replaces the final punctuation of a sentence by `suffix` (no `$` patterns: math has dollars). */
+function endWith(sentence: string, suffix: string): string {
+  return /[.?]$/.test(sentence) && sentence.endsWith('.') ? sentence.slice(0, -1) + suffix : sentence;
+}
+
+function repoRoot(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+function isInside(parent: string, child: string): boolean {
+  const rel = path.relative(path.resolve(parent), path.resolve(child));
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+async function main() {
+  const {values} = parseArgs({
+    options: {
+      out: {type: 'string'}, seed: {type: 'string', default: 'mlip-1'}, words: {type: 'string', default: '215000'},
+      force: {type: 'boolean', default: false}, help: {type: 'boolean', default: false},
+    },
+  });
+  if (values.help) {
+    process.stdout.write('Usage: tsx pipeline/bench/generate.ts [--out DIR] [--seed S] [--words N] [--force]\n');
+    return;
+  }
+  const book = await generateBook({
+    ...(values.out ? {dir: values.out} : {}), seed: values.seed!, words: Number(values.words), force: values.force!,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${JSON.stringify(book, null, 2)}\n`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    process.stderr.write(`${(error as Error).stack}\n`);
+    process.exitCode = 1;
+  });
+}

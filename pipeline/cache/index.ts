@@ -1,0 +1,300 @@
+/**
+ * The build cache: what build() and the preview reuse between runs.
+ *
+ *  - each document's parse, keyed by its input and the pipeline (docs.ts);
+ *  - formatted citations, keyed by the bibliography sources, the style and the pipeline;
+ *  - the compressed entries of the EPUB, keyed by their bytes (zip.ts);
+ *  - the EPUB and the PDF themselves, keyed by everything they are made from: the whole
+ *    resolved book (every tree, label, asset's bytes, the configuration), the dates, the
+ *    pipeline, and for the PDF the Chrome binary and the installed fonts.
+ *
+ * Book-wide resolution is not cached: it is cheap once citations are memoised, and it is
+ * where one chapter's edit reaches the others (numbers, cross-references, the index).
+ * Keys are hashes of the inputs themselves, never of times or names, so a stale entry cannot
+ * be found: an edit changes the key. `--no-cache` builds without reading or writing any of it.
+ */
+import v8 from 'node:v8';
+import fs from 'node:fs';
+import path from 'node:path';
+import type {Book} from '../model.ts';
+import type {LoadOptions} from '../stages/load.ts';
+import type {PdfResult} from '../targets/pdf/index.ts';
+import {CacheStore, DEFAULT_CACHE_DIR, DEFAULT_MAX_BYTES} from './store.ts';
+import {hashOf, pipelineDigest} from './hash.ts';
+import {parseDocsCached, docKey, type ParseStats} from './docs.ts';
+import {memoZip, type ZipFunction} from './zip.ts';
+import {digestValue} from './digest.ts';
+import type {ScaleMemo} from '../stages/scale.ts';
+import {createHash} from 'node:crypto';
+
+export {DEFAULT_CACHE_DIR} from './store.ts';
+
+export interface BuildCacheOptions {
+  /** Folder of the cache; default `.cache/book` in the working folder. */
+  dir?: string;
+  /** Templates folder of the build (part of every key). */
+  templates: string;
+  /** Keep parse results in memory too (the preview, which rebuilds in one process). */
+  memory?: boolean;
+  /** Where to say that the cache cannot be used (once). */
+  warn?: (message: string) => void;
+  /** Size limit of the folder; least recently used entries are removed after a build. */
+  maxBytes?: number;
+}
+
+export interface CacheReport {
+  dir: string;
+  docs: ParseStats;
+  epub?: 'hit' | 'miss';
+  pdf?: 'hit' | 'miss';
+}
+
+const bookDigests = new WeakMap<Book, string>();
+
+export class BuildCache {
+  readonly store: CacheStore;
+  readonly templates: string;
+  private readonly memory: Map<string, Buffer> | undefined;
+  private readonly maxBytes: number;
+  private readonly citationMemos: {key: string; memo: Map<string, string>; size: number}[] = [];
+  private readonly zipFunction: ZipFunction;
+  private readonly imageSizes = new Map<string, {width?: number; height?: number}>();
+  private readonly scaled = new Map<string, Buffer>();
+  /** Counters of the current build; reset by begin(). */
+  report: CacheReport;
+
+  constructor(options: BuildCacheOptions) {
+    this.store = new CacheStore(options.dir ?? DEFAULT_CACHE_DIR, options.warn ? {warn: options.warn} : {});
+    this.templates = options.templates;
+    this.memory = options.memory ? new Map() : undefined;
+    this.maxBytes = options.maxBytes ?? (Number(process.env.BOOK_CACHE_MAX_MB ?? 0) * 1024 * 1024 || DEFAULT_MAX_BYTES);
+    this.zipFunction = memoZip(this.store);
+    this.report = this.freshReport();
+  }
+
+  private freshReport(): CacheReport {
+    return {dir: this.store.dir, docs: {hits: 0, misses: 0}};
+  }
+
+  private pipelineKey: string | undefined;
+
+  /** Identity of the pipeline and the templates, as of the start of the current build. */
+  get pipeline(): string {
+    this.pipelineKey ??= pipelineDigest(this.templates);
+    return this.pipelineKey;
+  }
+
+  /** Starts a new build: fresh counters, templates read again. */
+  begin(): void {
+    this.report = this.freshReport();
+    this.pipelineKey = undefined;
+  }
+
+  /** Hooks for loadBook. */
+  loadOptions(): LoadOptions {
+    return {
+      parseDocs: async (inputs) => {
+        const parsed = await parseDocsCached(inputs, {
+          pipeline: this.pipeline, store: this.store, stats: this.report.docs,
+          ...(this.memory ? {memory: this.memory} : {}),
+        });
+        if (this.memory) {
+          // The preview keeps the parses of the current book only.
+          const current = new Set(inputs.map((input) => docKey(this.pipeline, input)));
+          for (const key of this.memory.keys()) if (!current.has(key)) this.memory.delete(key);
+        }
+        return parsed;
+      },
+      imageSize: async (sha256, measure) => {
+        const key = hashOf('image-size-1', this.pipeline, sha256);
+        const known = this.imageSizes.get(key);
+        if (known) return known;
+        const stored = this.store.read('image-size', key);
+        if (stored) {
+          try {
+            const size = JSON.parse(stored.toString('utf8')) as {width?: number; height?: number};
+            this.imageSizes.set(key, size);
+            return size;
+          } catch {}
+        }
+        const size = await measure();
+        this.imageSizes.set(key, size);
+        this.store.write('image-size', key, JSON.stringify(size));
+        return size;
+      },
+      citationMemo: (sources, style) => {
+        const key = hashOf('citations-1', this.pipeline, style, ...sources.map((s) => s.text));
+        const known = this.citationMemos.find((m) => m.key === key);
+        if (known) return known.memo;
+        const memo = new Map<string, string>();
+        const stored = this.store.read('citations', key);
+        if (stored) {
+          try {
+            for (const [k, v] of JSON.parse(stored.toString('utf8')) as [string, string][]) memo.set(k, v);
+          } catch {}
+        }
+        this.citationMemos.push({key, memo, size: memo.size});
+        if (this.citationMemos.length > 4) this.citationMemos.shift();
+        return memo;
+      },
+    };
+  }
+
+  /** Scaled images by input bytes and size (scaling is deterministic: libvips, fixed settings). */
+  readonly scale: ScaleMemo = async (asset, maxWidth, maxHeight, scale) => {
+    const key = hashOf('scale-1', this.pipeline, createHash('sha256').update(asset.bytes).digest('hex'), asset.mediaType, asset.name, maxWidth, maxHeight);
+    const known = this.scaled.get(key);
+    const stored = known ?? this.store.read('scaled', key);
+    if (stored && stored.length > 4) {
+      const metaLength = stored.readUInt32LE(0);
+      try {
+        const meta = JSON.parse(stored.subarray(4, 4 + metaLength).toString('utf8')) as {width: number; height: number; name: string};
+        this.scaled.set(key, stored);
+        // Built as scaleAsset builds it.
+        return {...asset, bytes: new Uint8Array(stored.buffer, stored.byteOffset + 4 + metaLength, stored.length - 4 - metaLength), width: meta.width, height: meta.height, name: meta.name};
+      } catch {}
+    }
+    const result = await scale();
+    const meta = Buffer.from(JSON.stringify({width: result.width, height: result.height, name: result.name}));
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(meta.length, 0);
+    const entry = Buffer.concat([head, meta, result.bytes]);
+    this.scaled.set(key, entry);
+    this.store.write('scaled', key, entry);
+    return result;
+  };
+
+  /** zipSync that reuses compressed EPUB entries. */
+  get zip(): ZipFunction {
+    return this.zipFunction;
+  }
+
+  /** The EPUB bytes: the previous build's when nothing it is made from changed. */
+  async epub(book: Book, parts: {sourceDateEpoch: number; pages?: unknown}, render: () => Promise<Uint8Array>): Promise<{bytes: Uint8Array; cached: boolean}> {
+    const digest = bookDigest(book);
+    const key = digest && hashOf('epub-1', this.pipeline, parts.sourceDateEpoch, digest, v8.serialize(parts.pages ?? null));
+    const stored = key ? this.store.read('epub', key) : undefined;
+    if (stored) {
+      this.report.epub = 'hit';
+      return {bytes: new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength), cached: true};
+    }
+    this.report.epub = 'miss';
+    const bytes = await render();
+    if (key) this.store.write('epub', key, bytes);
+    return {bytes, cached: false};
+  }
+
+  /** The PDF and its page plan: the previous build's when nothing it is made from changed. */
+  async pdf(book: Book, parts: {sourceDateEpoch: number}, render: () => Promise<PdfResult>): Promise<{result: PdfResult; cached: boolean}> {
+    const digest = bookDigest(book);
+    const key = digest && hashOf('pdf-1', this.pipeline, parts.sourceDateEpoch, digest, await printEnvironment());
+    const meta = key ? this.store.read('pdf-meta', key) : undefined;
+    const bytes = meta && key ? this.store.read('pdf', key) : undefined;
+    if (meta && bytes) {
+      try {
+        const saved = JSON.parse(meta.toString('utf8')) as {pageCount: number; pageMarks: PdfResult['pageMarks']; folios: [string, string][]; refused: string[]; mismatches: string[]; size: number};
+        if (saved.size === bytes.length) {
+          this.report.pdf = 'hit';
+          return {
+            cached: true,
+            result: {
+              bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), pageCount: saved.pageCount,
+              pageMarks: saved.pageMarks, folios: new Map(saved.folios), timings: {}, refused: saved.refused, mismatches: saved.mismatches,
+            },
+          };
+        }
+      } catch {}
+    }
+    this.report.pdf = 'miss';
+    const result = await render();
+    if (key) {
+      this.store.write('pdf', key, result.bytes);
+      this.store.write('pdf-meta', key, JSON.stringify({
+        pageCount: result.pageCount, pageMarks: result.pageMarks, folios: [...result.folios], refused: result.refused,
+        mismatches: result.mismatches, size: result.bytes.length,
+      }));
+    }
+    return {result, cached: false};
+  }
+
+  /** Saves what grew during the build and keeps the folder under its size limit. */
+  finish(): void {
+    for (const entry of this.citationMemos) {
+      if (entry.memo.size !== entry.size) {
+        this.store.write('citations', entry.key, JSON.stringify([...entry.memo]));
+        entry.size = entry.memo.size;
+      }
+    }
+    // Pruning walks the folder: after builds that wrote something, at most once a minute.
+    if (this.store.stats.writes > this.writesAtPrune && Date.now() - this.prunedAt > 60_000) {
+      this.store.prune(this.maxBytes);
+      this.prunedAt = Date.now();
+      this.writesAtPrune = this.store.stats.writes;
+    }
+  }
+
+  private prunedAt = 0;
+  private writesAtPrune = 0;
+}
+
+/**
+ * Hash of the whole resolved book as the targets see it: every field of every document (trees,
+ * numbers, fragments, sections), parts, labels, ids, index, configuration, and each asset with
+ * the hash of its bytes. Undefined when the book holds something that cannot be serialised,
+ * and then the outputs are not cached.
+ */
+export function bookDigest(book: Book): string | undefined {
+  const known = bookDigests.get(book);
+  if (known) return known;
+  let digest: string;
+  try {
+    digest = digestValue({...book, docs: book.docs.map((doc) => ({...doc, file: doc.file.path}))});
+  } catch {
+    return undefined;
+  }
+  bookDigests.set(book, digest);
+  return digest;
+}
+
+let printEnvironmentValue: string | undefined;
+
+/** What the PDF depends on outside the pipeline: the Chrome binary and the system's fonts. */
+async function printEnvironment(): Promise<string> {
+  if (printEnvironmentValue !== undefined) return printEnvironmentValue;
+  const parts: string[] = [];
+  try {
+    const {findChrome} = await import('../targets/pdf/chrome.ts');
+    const chrome = fs.realpathSync(findChrome());
+    const stat = fs.statSync(chrome);
+    parts.push(`chrome ${chrome} ${stat.size} ${stat.mtimeMs}`);
+  } catch {
+    parts.push('chrome none');
+  }
+  const fontDirs = ['/usr/share/fonts', '/usr/local/share/fonts', path.join(process.env.HOME ?? '/nonexistent', '.fonts'), path.join(process.env.HOME ?? '/nonexistent', '.local/share/fonts'), '/etc/fonts'];
+  const walk = (dir: string, depth: number) => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(dir, {withFileTypes: true});
+    } catch {
+      return;
+    }
+    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory() && depth < 6) walk(full, depth + 1);
+      else {
+        try {
+          const stat = fs.statSync(full);
+          parts.push(`${full} ${stat.size} ${stat.mtimeMs}`);
+        } catch {}
+      }
+    }
+  };
+  for (const dir of fontDirs) walk(dir, 0);
+  printEnvironmentValue = hashOf(...parts);
+  return printEnvironmentValue;
+}
+
+/** Removes the cache folder. */
+export async function removeCache(dir = DEFAULT_CACHE_DIR): Promise<void> {
+  await fs.promises.rm(dir, {recursive: true, force: true});
+}

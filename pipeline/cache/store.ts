@@ -1,0 +1,124 @@
+/**
+ * A content-addressed store on disk: `<dir>/<namespace>/<key[0..2]>/<key>`. Entries are written
+ * to a temporary file and renamed, so a reader (another build, the preview's background build)
+ * sees a whole entry or none. The store never fails a build: when the folder cannot be written,
+ * it says so once and the build goes on without it.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const DEFAULT_CACHE_DIR = path.join('.cache', 'book');
+/** The folders a cache holds (see index.ts); `clean` removes only a folder made of these. */
+export const NAMESPACES = ['docs', 'citations', 'image-size', 'scaled', 'deflate', 'epub', 'pdf', 'pdf-meta'];
+
+/** True when `dir` is missing or holds nothing but cache namespaces (so removing it is safe). */
+export function looksLikeCache(dir: string): boolean {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  return entries.every((name) => NAMESPACES.includes(name));
+}
+
+/** Default size limit; the least recently used entries go first. */
+export const DEFAULT_MAX_BYTES = 1024 * 1024 * 1024;
+
+export interface StoreStats {
+  reads: number;
+  hits: number;
+  writes: number;
+}
+
+export class CacheStore {
+  readonly dir: string;
+  readonly stats: StoreStats = {reads: 0, hits: 0, writes: 0};
+  private broken = false;
+  private readonly warn: (message: string) => void;
+  /** Entries read or written by this process: never pruned by it. */
+  private readonly used = new Set<string>();
+
+  constructor(dir: string, options: {warn?: (message: string) => void} = {}) {
+    this.dir = path.resolve(dir);
+    this.warn = options.warn ?? (() => {});
+  }
+
+  private file(namespace: string, key: string): string {
+    if (!/^[a-z0-9-]+$/.test(namespace) || !/^[a-f0-9]{16,128}$/.test(key)) throw new Error(`Bad cache key ${namespace}/${key}`);
+    return path.join(this.dir, namespace, key.slice(0, 2), key);
+  }
+
+  read(namespace: string, key: string): Buffer | undefined {
+    if (this.broken) return undefined;
+    this.stats.reads++;
+    const file = this.file(namespace, key);
+    try {
+      const bytes = fs.readFileSync(file);
+      this.stats.hits++;
+      this.used.add(file);
+      // The modification time records the last use, for pruning.
+      const now = new Date();
+      fs.utimes(file, now, now, () => {});
+      return bytes;
+    } catch {
+      return undefined;
+    }
+  }
+
+  write(namespace: string, key: string, bytes: Uint8Array | string): void {
+    if (this.broken) return;
+    const file = this.file(namespace, key);
+    const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      fs.mkdirSync(path.dirname(file), {recursive: true});
+      fs.writeFileSync(temp, bytes);
+      fs.renameSync(temp, file);
+      this.stats.writes++;
+      this.used.add(file);
+    } catch (error) {
+      fs.rmSync(temp, {force: true});
+      this.broken = true;
+      this.warn(`The build cache in ${this.dir} cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); building without it`);
+    }
+  }
+
+  /** Deletes the least recently used entries until the store is under `maxBytes`. */
+  prune(maxBytes = DEFAULT_MAX_BYTES): {removed: number; bytes: number} {
+    const entries: {file: string; size: number; mtime: number}[] = [];
+    const walk = (dir: string, depth: number) => {
+      let names: fs.Dirent[];
+      try {
+        names = fs.readdirSync(dir, {withFileTypes: true});
+      } catch {
+        return;
+      }
+      for (const entry of names) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory() && depth < 2) walk(full, depth + 1);
+        else if (entry.isFile()) {
+          try {
+            const stat = fs.statSync(full);
+            // Temporary files of a crashed writer are removed after an hour.
+            if (entry.name.endsWith('.tmp') && Date.now() - stat.mtimeMs > 3_600_000) fs.rmSync(full, {force: true});
+            else if (!entry.name.endsWith('.tmp')) entries.push({file: full, size: stat.size, mtime: stat.mtimeMs});
+          } catch {}
+        }
+      }
+    };
+    walk(this.dir, 0);
+    let total = entries.reduce((n, e) => n + e.size, 0);
+    let removed = 0;
+    entries.sort((a, b) => a.mtime - b.mtime);
+    for (const entry of entries) {
+      if (total <= maxBytes) break;
+      if (this.used.has(entry.file)) continue;
+      try {
+        fs.rmSync(entry.file, {force: true});
+        total -= entry.size;
+        removed++;
+      } catch {}
+    }
+    return {removed, bytes: total};
+  }
+}
