@@ -84,6 +84,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const outputs = new Map<string, Uint8Array>();
     const cached = new Set<string>();
     let pdf: PdfResult | undefined;
+    // Without Chrome the EPUB is still built and written; the missing browser is reported after.
+    let pdfError: Error | undefined;
     if (options.targets.includes('pdf')) {
       pdf = await stage('pdf', async () => {
         // Loaded when needed: Puppeteer takes half a second to import, and EPUB-only builds skip it.
@@ -95,8 +97,13 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
           details.pdf = 'unchanged, from the cache';
         }
         return result;
+      }).catch((error: unknown) => {
+        // By name: the browser module is loaded lazily, only for PDF builds.
+        if (!(error instanceof Error) || error.constructor.name !== 'ChromeNotFoundError') throw error;
+        pdfError = error;
+        return undefined;
       });
-      outputs.set(`${slug}.pdf`, pdf.bytes);
+      if (pdf) outputs.set(`${slug}.pdf`, pdf.bytes);
     }
     if (options.targets.includes('epub')) {
       const templates = await readEpubTemplates(templatesDir);
@@ -114,6 +121,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       outputs.set(`${slug}.epub`, bytes);
     }
     await stage('write', () => writeOutputsAtomically(options.out, outputs));
+    if (pdfError) throw pdfError;
     return {
       files, ok: true, timings, book, ...cacheReport,
       outputs: [...outputs].map(([name, bytes]) => ({

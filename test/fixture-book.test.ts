@@ -121,6 +121,15 @@ describe('the command line', () => {
     expect(run.stderr).toContain('SOURCE_DATE_EPOCH must be a whole number');
   });
 
+  it('should still build the EPUB when no Chrome is found, and say how to get one (exit 2)', () => {
+    const out = tempDir();
+    const run = cli(['build', '--manuscript', MINI, '--out', out], {PUPPETEER_EXECUTABLE_PATH: '/nonexistent/chrome'});
+    expect(run.status).toBe(2);
+    expect(fs.readdirSync(out)).toEqual(['a-small-test-book.epub']);
+    expect(run.stderr).toMatch(/PUPPETEER_EXECUTABLE_PATH names `\/nonexistent\/chrome`, which does not exist/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('should build only the EPUB with --only epub', () => {
     const out = tempDir();
     const run = cli(['build', '--manuscript', MINI, '--out', out, '--only', 'epub']);

@@ -14,13 +14,19 @@ export class ChromeNotFoundError extends Error {}
 export class PrintTimeoutError extends Error {}
 
 const CANDIDATES = [
-  process.env.PUPPETEER_EXECUTABLE_PATH, process.env.CHROME_PATH,
   '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable',
   '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
 ];
 
 export function findChrome(): string {
-  for (const candidate of CANDIDATES) if (candidate && fs.existsSync(candidate)) return candidate;
+  // A browser named in the environment is used strictly: a wrong path is an error, not a fallback.
+  for (const variable of ['PUPPETEER_EXECUTABLE_PATH', 'CHROME_PATH']) {
+    const named = process.env[variable];
+    if (!named) continue;
+    if (fs.existsSync(named)) return named;
+    throw new ChromeNotFoundError(`${variable} names \`${named}\`, which does not exist; point it at Chrome or Chromium, or unset it to use /usr/bin/chromium`);
+  }
+  for (const candidate of CANDIDATES) if (fs.existsSync(candidate)) return candidate;
   throw new ChromeNotFoundError(
     'No Chrome or Chromium found for the PDF; install it (Debian/Ubuntu: `sudo apt-get install chromium`) or set PUPPETEER_EXECUTABLE_PATH',
   );
