@@ -4,11 +4,11 @@
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
-import type {VFile} from 'vfile';
+import {VFile} from 'vfile';
 import {loadBook, hasErrors} from './stages/load.ts';
 import {renderEpub, type EpubTemplates} from './targets/epub/index.ts';
 import type {PdfResult} from './targets/pdf/index.ts';
-import {writeOutputsAtomically} from './io/output.ts';
+import {writeOutputsAtomically, checkOutputFolder} from './io/output.ts';
 import type {Book} from './model.ts';
 import type {BuildCache, CacheReport} from './cache/index.ts';
 
@@ -79,6 +79,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     if (!book || hasErrors(files) || options.checkOnly) {
       return {files, outputs: [], ok: !!book && !hasErrors(files), timings, ...(book ? {book} : {}), ...cacheReport};
     }
+    // A read-only or misplaced output folder is an error now, not after the PDF.
+    await checkOutputFolder(options.out);
     const epoch = options.sourceDateEpoch ?? Math.floor(Date.parse(`${book.config.date.padEnd(10, '-01').slice(0, 10)}T00:00:00Z`) / 1000);
     const slug = slugOf(book.config.title);
     const outputs = new Map<string, Uint8Array>();
@@ -104,6 +106,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         return undefined;
       });
       if (pdf) outputs.set(`${slug}.pdf`, pdf.bytes);
+      if (pdf && pdf.refused.length > 0) {
+        // Nothing the sanitiser lets through asks for other files or URLs; if the print page did, say so.
+        const report = new VFile({path: path.join(options.out, `${slug}.pdf`)});
+        for (const url of pdf.refused) {
+          report.message(`The print page asked for \`${url}\`; refused (the book loads only its own files)`, {source: 'book', ruleId: 'refused-request'});
+        }
+        files.push(report);
+      }
     }
     if (options.targets.includes('epub')) {
       const templates = await readEpubTemplates(templatesDir);

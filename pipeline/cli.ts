@@ -12,6 +12,7 @@ import type {Target, BuildResult} from './build.ts';
 import type {BuildCache} from './cache/index.ts';
 import {DEFAULT_CACHE_DIR, looksLikeCache} from './cache/store.ts';
 import {createProgress, formatMs} from './progress.ts';
+import {OutputError} from './io/output.ts';
 
 const EXIT_CODES = `Exit codes:
   0  success
@@ -191,6 +192,15 @@ async function main(argv: string[]): Promise<number> {
   const {BuildCache} = await import('./cache/index.ts');
   const cache = values['no-cache'] ? undefined : new BuildCache({dir: cacheDir, templates: TEMPLATES, warn: log});
   const started = performance.now();
+  // Ctrl+C or SIGTERM: stop at once. Exit hooks close Chrome and remove the staging folder, so
+  // the previous outputs stay as they were.
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.once(signal, () => {
+      progress.stop();
+      process.stderr.write(`\nbook: interrupted (${signal}); ${command === 'check' ? 'nothing was written' : `the previous outputs in ${values.out} are kept`}\n`);
+      process.exit(code);
+    });
+  }
   let result: BuildResult;
   try {
     result = await build({
@@ -257,6 +267,17 @@ async function preview(values: Values, cacheDir: string): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port takes a number from 0 to 65535, not \`${values.port}\``);
   const {startPreview} = await import('./preview/index.ts');
   const targets: Target[] = [...(values.epub ? ['epub' as const] : []), ...(values.pdf ? ['pdf' as const] : [])];
+  // Ctrl+C (or SIGTERM) stops the preview; a second one stops it at once.
+  let stopping = false;
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
   let server;
   try {
     server = await startPreview({
@@ -269,12 +290,10 @@ async function preview(values: Values, cacheDir: string): Promise<number> {
     if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new UsageError(`Cannot listen on ${values.host ?? '127.0.0.1'}:${port} (${code})`);
     throw error;
   }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await stopped;
   await server.close();
+  // Nothing is left to do; do not wait for stray handles (a browser's open connection).
+  setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
   return 0;
 }
 
@@ -303,10 +322,13 @@ async function runGates(manuscript: string, log: (line: string) => void, cache?:
   }
 }
 
+/** The latest SOURCE_DATE_EPOCH: the end of 2099 (zip timestamps in the EPUB stop there). */
+const MAX_EPOCH = 4_102_444_799;
+
 function parseEpoch(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
-  if (!/^\d{1,12}$/.test(value.trim())) {
-    throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970, not \`${value}\``);
+  if (!/^\d{1,12}$/.test(value.trim()) || Number(value.trim()) > MAX_EPOCH) {
+    throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 (at most ${MAX_EPOCH}, the end of 2099), not \`${value}\``);
   }
   return Number(value.trim());
 }
@@ -323,7 +345,7 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError) {
       message = error.message;
       process.stderr.write(`book: ${error.message}\nRun with --help for usage.\n`);
-    } else if (chrome && (error instanceof chrome.ChromeNotFoundError || error instanceof chrome.PrintTimeoutError)) {
+    } else if (error instanceof OutputError || (chrome && (error instanceof chrome.ChromeNotFoundError || error instanceof chrome.PrintTimeoutError))) {
       message = error.message;
       process.stderr.write(`book: ${error.message}\n`);
     } else {

@@ -78,6 +78,21 @@ describe('cached parse results', () => {
   });
 });
 
+describe('the store', () => {
+  it('should treat a damaged entry as missing', () => {
+    const dir = tempDir('book-store-');
+    const store = new CacheStore(dir);
+    const key = 'ab'.repeat(32);
+    store.write('docs', key, 'some bytes');
+    expect(store.read('docs', key)?.toString()).toBe('some bytes');
+    const file = path.join(dir, 'docs', 'ab', key);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 1] ^= 1;
+    fs.writeFileSync(file, bytes);
+    expect(store.read('docs', key)).toBeUndefined();
+  });
+});
+
 describe('the zip of the EPUB', () => {
   it('should be byte for byte what zipSync writes, with compressed entries reused', () => {
     const mtime = new Date(Date.UTC(2024, 0, 2, 3, 4, 6));
@@ -184,6 +199,11 @@ describe('incremental builds', () => {
     expect(again.result.cache).toMatchObject({epub: 'hit', pdf: 'hit'});
     expect(again.result.outputs.every((o) => o.cached)).toBe(true);
     same(again, cold);
+    // The PDF from the cache, the EPUB made again with the PDF's page numbers read back from it.
+    fs.rmSync(path.join(cacheDir, 'epub'), {recursive: true});
+    const epubOnly = await incremental();
+    expect(epubOnly.result.cache).toMatchObject({epub: 'miss', pdf: 'hit'});
+    same(epubOnly, cold);
   });
 
   it('should parse only the edited chapter and build the same bytes as a clean build', async () => {

@@ -67,7 +67,11 @@ export function codeDigest(): string {
   hash.update(`format ${CACHE_FORMAT}\n`);
   const {node, v8, icu, unicode, cldr, tz} = process.versions as Record<string, string | undefined>;
   hash.update(JSON.stringify({node, v8, icu, unicode, cldr, tz, tzEnv: process.env.TZ ?? ''}));
-  for (const file of filesUnder(PIPELINE_DIR)) addFile(hash, `pipeline/${path.relative(PIPELINE_DIR, file)}`, file);
+  // pipeline/bench/ is never part of a build (benchmarks, a generator): left out.
+  for (const file of filesUnder(PIPELINE_DIR)) {
+    const rel = path.relative(PIPELINE_DIR, file);
+    if (!rel.startsWith(`bench${path.sep}`)) addFile(hash, `pipeline/${rel}`, file);
+  }
   addFile(hash, 'package.json', path.join(PROJECT_DIR, 'package.json'));
   addFile(hash, 'package-lock.json', path.join(PROJECT_DIR, 'package-lock.json'));
   codeDigestValue = hash.digest('hex');

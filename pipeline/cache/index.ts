@@ -3,6 +3,8 @@
  *
  *  - each document's parse, keyed by its input and the pipeline (docs.ts);
  *  - formatted citations, keyed by the bibliography sources, the style and the pipeline;
+ *  - what is learnt from an image's bytes (size, an SVG's problems), and images scaled for
+ *    the EPUB, keyed by the bytes (and the size asked for) and the pipeline;
  *  - the compressed entries of the EPUB, keyed by their bytes (zip.ts);
  *  - the EPUB and the PDF themselves, keyed by everything they are made from: the whole
  *    resolved book (every tree, label, asset's bytes, the configuration), the dates, the
@@ -10,12 +12,12 @@
  *
  * Book-wide resolution is not cached: it is cheap once citations are memoised, and it is
  * where one chapter's edit reaches the others (numbers, cross-references, the index).
- * Keys are hashes of the inputs themselves, never of times or names, so a stale entry cannot
- * be found: an edit changes the key. `--no-cache` builds without reading or writing any of it.
+ * Keys are hashes of the inputs themselves, never of file times, so a stale entry cannot be
+ * found: an edit changes the key. `--no-cache` builds without reading or writing any of it.
  */
-import v8 from 'node:v8';
 import fs from 'node:fs';
 import path from 'node:path';
+import {createHash} from 'node:crypto';
 import type {Book} from '../model.ts';
 import type {LoadOptions} from '../stages/load.ts';
 import type {PdfResult} from '../targets/pdf/index.ts';
@@ -25,7 +27,6 @@ import {parseDocsCached, docKey, type ParseStats} from './docs.ts';
 import {memoZip, type ZipFunction} from './zip.ts';
 import {digestValue} from './digest.ts';
 import type {ScaleMemo} from '../stages/scale.ts';
-import {createHash} from 'node:crypto';
 
 export {DEFAULT_CACHE_DIR} from './store.ts';
 
@@ -58,7 +59,7 @@ export class BuildCache {
   private readonly maxBytes: number;
   private readonly citationMemos: {key: string; memo: Map<string, string>; size: number}[] = [];
   private readonly zipFunction: ZipFunction;
-  private readonly imageSizes = new Map<string, {width?: number; height?: number}>();
+  private readonly imageFacts = new Map<string, unknown>();
   private readonly scaled = new Map<string, Buffer>();
   /** Counters of the current build; reset by begin(). */
   report: CacheReport;
@@ -105,22 +106,21 @@ export class BuildCache {
         }
         return parsed;
       },
-      imageSize: async (sha256, measure) => {
-        const key = hashOf('image-size-1', this.pipeline, sha256);
-        const known = this.imageSizes.get(key);
-        if (known) return known;
-        const stored = this.store.read('image-size', key);
+      imageMemo: async <T>(kind: string, sha256: string, compute: () => Promise<T>): Promise<T> => {
+        const key = hashOf('image-1', kind, this.pipeline, sha256);
+        if (this.imageFacts.has(key)) return this.imageFacts.get(key) as T;
+        const stored = this.store.read('image', key);
         if (stored) {
           try {
-            const size = JSON.parse(stored.toString('utf8')) as {width?: number; height?: number};
-            this.imageSizes.set(key, size);
-            return size;
+            const value = (JSON.parse(stored.toString('utf8')) as {value: T}).value;
+            this.imageFacts.set(key, value);
+            return value;
           } catch {}
         }
-        const size = await measure();
-        this.imageSizes.set(key, size);
-        this.store.write('image-size', key, JSON.stringify(size));
-        return size;
+        const value = await compute();
+        this.imageFacts.set(key, value);
+        this.store.write('image', key, JSON.stringify({value}));
+        return value;
       },
       citationMemo: (sources, style) => {
         const key = hashOf('citations-1', this.pipeline, style, ...sources.map((s) => s.text));
@@ -172,7 +172,7 @@ export class BuildCache {
   /** The EPUB bytes: the previous build's when nothing it is made from changed. */
   async epub(book: Book, parts: {sourceDateEpoch: number; pages?: unknown}, render: () => Promise<Uint8Array>): Promise<{bytes: Uint8Array; cached: boolean}> {
     const digest = bookDigest(book);
-    const key = digest && hashOf('epub-1', this.pipeline, parts.sourceDateEpoch, digest, v8.serialize(parts.pages ?? null));
+    const key = digest && hashOf('epub-1', this.pipeline, parts.sourceDateEpoch, digest, digestValue(parts.pages ?? null));
     const stored = key ? this.store.read('epub', key) : undefined;
     if (stored) {
       this.report.epub = 'hit';

@@ -1,15 +1,17 @@
 /**
  * A content-addressed store on disk: `<dir>/<namespace>/<key[0..2]>/<key>`. Entries are written
  * to a temporary file and renamed, so a reader (another build, the preview's background build)
- * sees a whole entry or none. The store never fails a build: when the folder cannot be written,
- * it says so once and the build goes on without it.
+ * sees a whole entry or none; each starts with the SHA-256 of its content, checked on reading,
+ * so a damaged file is a miss, never a wrong book. The store never fails a build: when the folder
+ * cannot be written, it says so once and the build goes on without it.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import {createHash} from 'node:crypto';
 
 export const DEFAULT_CACHE_DIR = path.join('.cache', 'book');
 /** The folders a cache holds (see index.ts); `clean` removes only a folder made of these. */
-export const NAMESPACES = ['docs', 'citations', 'image-size', 'scaled', 'deflate', 'epub', 'pdf', 'pdf-meta'];
+export const NAMESPACES = ['docs', 'citations', 'image', 'scaled', 'deflate', 'epub', 'pdf', 'pdf-meta'];
 
 /** True when `dir` is missing or holds nothing but cache namespaces (so removing it is safe). */
 export function looksLikeCache(dir: string): boolean {
@@ -54,7 +56,12 @@ export class CacheStore {
     this.stats.reads++;
     const file = this.file(namespace, key);
     try {
-      const bytes = fs.readFileSync(file);
+      const stored = fs.readFileSync(file);
+      const bytes = stored.subarray(32);
+      if (stored.length < 32 || !createHash('sha256').update(bytes).digest().equals(stored.subarray(0, 32))) {
+        fs.rmSync(file, {force: true});
+        return undefined;
+      }
       this.stats.hits++;
       this.used.add(file);
       // The modification time records the last use, for pruning.
@@ -72,7 +79,14 @@ export class CacheStore {
     const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
       fs.mkdirSync(path.dirname(file), {recursive: true});
-      fs.writeFileSync(temp, bytes);
+      const content = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+      const fd = fs.openSync(temp, 'w');
+      try {
+        fs.writeSync(fd, createHash('sha256').update(content).digest());
+        fs.writeSync(fd, content);
+      } finally {
+        fs.closeSync(fd);
+      }
       fs.renameSync(temp, file);
       this.stats.writes++;
       this.used.add(file);

@@ -41,15 +41,19 @@ export async function readInside(root: string, relPath: string): Promise<{absPat
 
 function isInside(root: string, candidate: string): boolean {
   const relative = path.relative(root, candidate);
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
 }
 
-/** Lists files with a similar name, for "did you mean" hints. */
+/** Lists files with a similar name, for "did you mean" hints (only from folders inside the manuscript). */
 export async function similarFiles(root: string, relPath: string): Promise<string[]> {
   const dir = path.posix.dirname(relPath);
   const base = path.posix.basename(relPath).toLowerCase();
   try {
-    const names = await fs.readdir(path.join(root, dir));
+    const realRoot = await fs.realpath(root);
+    const realDir = await fs.realpath(path.resolve(realRoot, dir));
+    // A folder that is (or links to) somewhere else is not listed: its names are not ours to show.
+    if (!isInside(realRoot, realDir)) return [];
+    const names = await fs.readdir(realDir);
     const stem = base.replace(/\.[^.]+$/, '');
     return names
       .filter((name) => name.toLowerCase().includes(stem) || stem.includes(name.toLowerCase().replace(/\.[^.]+$/, '')))

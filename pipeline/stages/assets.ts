@@ -6,6 +6,7 @@ import {createHash} from 'node:crypto';
 import type {VFile} from 'vfile';
 import type {Element} from 'hast';
 import sharp from 'sharp';
+import {fromHtml} from 'hast-util-from-html';
 import type {Asset} from '../model.ts';
 import {readInside, OutsideManuscriptError, MissingFileError, similarFiles} from '../io/files.ts';
 
@@ -26,22 +27,100 @@ export function sniffMediaType(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** What an SVG must not contain to be embedded: scripts, handlers, external references. */
+/**
+ * What an SVG must not contain to be embedded: scripts, handlers, external references.
+ * Checked twice: on the text (also after decoding character references, which XML resolves
+ * inside attributes), and on the elements and attributes an HTML parser finds, so that neither
+ * entity tricks nor odd markup hide anything. Only references inside the file (`#id`) are allowed.
+ */
 export function svgProblems(text: string): string[] {
-  const problems: string[] = [];
-  if (/<script[\s>]/i.test(text)) problems.push('a `<script>`');
-  if (/\son[a-z]+\s*=/i.test(text)) problems.push('an event handler');
-  if (/<foreignObject[\s>]/i.test(text)) problems.push('a `<foreignObject>`');
-  if (/(?:xlink:)?href\s*=\s*["']\s*(?!#)[^"']+["']/i.test(text)) problems.push('a link to another file or URL');
-  if (/url\(\s*["']?\s*(?!#)[a-z]+:/i.test(text) || /@import/i.test(text)) problems.push('an external stylesheet reference');
-  if (/<!ENTITY/i.test(text)) problems.push('an XML entity declaration');
-  return problems;
+  const problems = new Set<string>();
+  const decoded = decodeReferences(text);
+  for (const source of [text, decoded]) {
+    if (/<([\w.-]+:)?script[\s>/]/i.test(source)) problems.add('a `<script>`');
+    if (/<([\w.-]+:)?foreignObject[\s>/]/i.test(source)) problems.add('a `<foreignObject>`');
+    if (/<!ENTITY/i.test(source)) problems.add('an XML entity declaration');
+    if (/<\?xml-stylesheet/i.test(source)) problems.add('an external stylesheet reference');
+    const doctype = /<!DOCTYPE[^>[]*/i.exec(source)?.[0];
+    if (doctype && /\b(SYSTEM|PUBLIC)\b/i.test(doctype) && !/"http:\/\/www\.w3\.org\/Graphics\/SVG\/1\.[01]\/DTD\/svg1[01](-[a-z]+)?\.dtd"/i.test(doctype)) {
+      problems.add('a document type loaded from elsewhere');
+    }
+  }
+  let tree: ReturnType<typeof fromHtml> | undefined;
+  try {
+    tree = fromHtml(text, {fragment: true, space: 'svg'});
+  } catch {
+    problems.add('markup that cannot be read');
+  }
+  const stack: unknown[] = tree ? [tree] : [];
+  while (stack.length > 0) {
+    const node = stack.pop() as {type: string; tagName?: string; properties?: Record<string, unknown>; children?: unknown[]; value?: string};
+    if (node.type === 'element') {
+      const tag = node.tagName!.toLowerCase();
+      if (tag === 'script') problems.add('a `<script>`');
+      else if (tag === 'foreignobject') problems.add('a `<foreignObject>`');
+      else if (['iframe', 'object', 'embed', 'audio', 'video', 'link', 'meta', 'base', 'form'].includes(tag)) problems.add(`an element \`<${tag}>\``);
+      else if (/^(animate|animatemotion|animatetransform|animatecolor|set)$/.test(tag) && /href|^on|style/i.test(String(node.properties?.attributeName ?? ''))) {
+        problems.add('an animation that changes a link, handler or style');
+      }
+      for (const [name, value] of Object.entries(node.properties ?? {})) {
+        if (value === undefined || value === null || value === false) continue;
+        const attribute = Array.isArray(value) ? value.join(' ') : String(value);
+        if (/^on/i.test(name)) problems.add('an event handler');
+        else if (/^(xlink:?)?href$|^src$|^srcset$/i.test(name) && !attribute.trim().startsWith('#')) problems.add('a link to another file or URL');
+        else if (name === 'style' && cssLoadsSomething(attribute)) problems.add('an external stylesheet reference');
+        else if (/url\(/i.test(decodeCss(attribute)) && cssLoadsSomething(attribute)) problems.add('an external stylesheet reference');
+      }
+      if (tag === 'style') {
+        const css = (node.children ?? []).map((child) => ((child as {value?: string}).value ?? '')).join('');
+        if (cssLoadsSomething(css)) problems.add('an external stylesheet reference');
+      }
+    }
+    if (Array.isArray(node.children)) stack.push(...node.children);
+  }
+  return [...problems];
 }
 
-/** Remembers image dimensions by the SHA-256 of the bytes (a build cache keeps them between builds). */
-export type ImageSizeMemo = (sha256: string, measure: () => Promise<{width?: number; height?: number}>) => Promise<{width?: number; height?: number}>;
+/** `@import`, or a `url()`/`image-set()` that is not a reference inside the file (`#id`). */
+function cssLoadsSomething(css: string): boolean {
+  const plain = decodeCss(css);
+  if (/@import/i.test(plain)) return true;
+  for (const match of plain.matchAll(/(?:url|image-set|image)\(\s*(["']?)\s*([^)"']*)/gi)) {
+    if (!match[2]!.trim().startsWith('#')) return true;
+  }
+  return false;
+}
 
-export async function loadAsset(root: string, relPath: string, memo?: ImageSizeMemo): Promise<Asset> {
+/** CSS without comments and escapes (`\69 mport`, `\@`), lower-cased for matching. */
+function decodeCss(css: string): string {
+  return css
+    .replace(/\/\*[\s\S]*?(\*\/|$)/g, '')
+    .replace(/\\([0-9a-f]{1,6})\s?/gi, (_, hex: string) => safeCodePoint(parseInt(hex, 16)))
+    .replace(/\\([^\n0-9a-f])/gi, '$1')
+    .toLowerCase();
+}
+
+/** Numeric and the predefined XML character references, as an XML parser resolves them. */
+function decodeReferences(text: string): string {
+  const named: Record<string, string> = {lt: '<', gt: '>', amp: '&', quot: '"', apos: "'", colon: ':', tab: '\t', newline: '\n'};
+  return text.replace(/&(?:#(\d{1,8})|#x([0-9a-f]{1,8})|([a-z]+));?/gi, (whole, dec?: string, hex?: string, name?: string) => {
+    if (dec) return safeCodePoint(Number.parseInt(dec, 10));
+    if (hex) return safeCodePoint(Number.parseInt(hex, 16));
+    return named[name!.toLowerCase()] ?? whole;
+  });
+}
+
+function safeCodePoint(code: number): string {
+  return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : '\ufffd';
+}
+
+/**
+ * Remembers what is learnt from an image's bytes (its size, an SVG's problems) by the SHA-256 of
+ * the bytes; a build cache keeps it between builds (measuring and checking large SVGs is slow).
+ */
+export type ImageMemo = <T>(kind: 'size' | 'svg-problems', sha256: string, compute: () => Promise<T>) => Promise<T>;
+
+export async function loadAsset(root: string, relPath: string, memo?: ImageMemo): Promise<Asset> {
   const {absPath, bytes} = await readInside(root, relPath);
   const extension = relPath.split('.').pop()?.toLowerCase() ?? '';
   const sniffed = sniffMediaType(bytes);
@@ -49,8 +128,10 @@ export async function loadAsset(root: string, relPath: string, memo?: ImageSizeM
   if (MEDIA_TYPES[extension] && MEDIA_TYPES[extension] !== sniffed) {
     throw new AssetError(`\`${relPath}\` is named .${extension} but contains ${sniffed}`);
   }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (sniffed === 'image/svg+xml') {
-    const problems = svgProblems(bytes.toString('utf8'));
+    const check = async () => svgProblems(bytes.toString('utf8'));
+    const problems = memo ? await memo('svg-problems', sha256, check) : await check();
     if (problems.length > 0) throw new AssetError(`SVG \`${relPath}\` contains ${problems.join(', ')}; only self-contained drawings are allowed`);
   }
   const measure = async () => {
@@ -61,8 +142,7 @@ export async function loadAsset(root: string, relPath: string, memo?: ImageSizeM
       throw new AssetError(`Cannot read image \`${relPath}\`: ${(error as Error).message}`);
     }
   };
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const {width, height} = memo ? await memo(sha256, measure) : await measure();
+  const {width, height} = memo ? await memo('size', sha256, measure) : await measure();
   const hash = sha256.slice(0, 16);
   return {
     path: relPath, absPath, mediaType: sniffed, name: `img-${hash}.${EXTENSIONS[sniffed]}`,
@@ -76,7 +156,7 @@ export class AssetError extends Error {}
 export async function loadAssets(
   root: string,
   refs: {path: string; node?: Element; file: VFile}[],
-  memo?: ImageSizeMemo,
+  memo?: ImageMemo,
 ): Promise<Map<string, Asset>> {
   const assets = new Map<string, Asset>();
   const failed = new Map<string, string>();

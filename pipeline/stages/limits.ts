@@ -9,8 +9,8 @@
 import type {Node, Parent, Point} from 'unist';
 
 export const LIMITS = {
-  /** Bytes of one Markdown document (UTF-8): about 300 000 words. */
-  documentBytes: 2 * 1024 * 1024,
+  /** Bytes of one Markdown document (UTF-8): about 150 000 words, ten long chapters. */
+  documentBytes: 1024 * 1024,
   /** Levels of nesting in the document's tree (lists, quotes, emphasis, links, HTML elements). */
   nesting: 100,
   /** Columns of indentation before a line's text (nested lists indent). */
@@ -18,9 +18,13 @@ export const LIMITS = {
   /** Backticks in one run (a code span needs as many as its longest run inside, plus one). */
   backtickRun: 32,
   /** Emphasis markers and brackets in one paragraph (micromark matches them pairwise). */
-  inlineTokens: 10_000,
+  inlineTokens: 5_000,
   /** Sum over paragraphs of the square of that number: a bound on the matching work. */
-  inlineWork: 100_000_000,
+  inlineWork: 50_000_000,
+  /** List item and block quote markers and `:::` blocks in one document (each costs the parser ~0.1 ms); a table row counts four. */
+  containerMarkers: 50_000,
+  /** Markers plus levels of indentation (half the columns) summed over all lines. */
+  containerWork: 250_000,
 } as const;
 
 export interface LimitProblem {
@@ -65,6 +69,8 @@ export function checkMarkdownLimits(text: string): LimitProblem | undefined {
   let table = false;
   /** Link and footnote definitions are parsed one by one, as long as the block holds only them. */
   let definitionsOnly = true;
+  let markers = 0;
+  let containerWork = 0;
   const endContext = (nextLine: number) => {
     work += inline.tokens * inline.tokens;
     inline = {tokens: 0, brackets: 0, emphasis: 0};
@@ -92,6 +98,10 @@ export function checkMarkdownLimits(text: string): LimitProblem | undefined {
         return {message: `Lists or block quotes nest more than ${LIMITS.nesting} levels deep`, place: {line: lineNo, column: line.length - rest.length}};
       }
     }
+    markers += containers;
+    if (markers > LIMITS.containerMarkers) {
+      return {message: `Document has more than ${LIMITS.containerMarkers} list items and block quote lines; split it into chapters`, place: {line: lineNo, column: 1}};
+    }
     const fenceMatch = FENCE.exec(rest);
     if (fence !== undefined) {
       // Inside fenced code nothing nests; only the closing fence matters.
@@ -107,6 +117,10 @@ export function checkMarkdownLimits(text: string): LimitProblem | undefined {
     if (indent > LIMITS.indentColumns) {
       return {message: `Line is indented ${indent} columns; more than ${LIMITS.indentColumns} means lists nested too deeply`, place: {line: lineNo, column: 1}};
     }
+    containerWork += containers + Math.floor(indent / 2) + directives;
+    if (containerWork > LIMITS.containerWork) {
+      return {message: 'Document has too many nested list items and block quotes to parse in reasonable time; split it into chapters', place: {line: lineNo, column: 1}};
+    }
     const body = rest.trimStart();
     if (body === '') {
       endBlock(lineNo + 1);
@@ -115,6 +129,7 @@ export function checkMarkdownLimits(text: string): LimitProblem | undefined {
     if (/^:{3,}/.test(body)) {
       if (/^:{3,}[ \t]*[A-Za-z]/.test(body)) {
         directives++;
+        markers++;
         if (directives > LIMITS.nesting) {
           return {message: `\`:::\` blocks nest more than ${LIMITS.nesting} levels deep (is a closing \`:::\` missing?)`, place: {line: lineNo, column: 1}};
         }
@@ -132,7 +147,14 @@ export function checkMarkdownLimits(text: string): LimitProblem | undefined {
     else definitionsOnly = false;
     blockLines.push(body);
     if (blockLines.length === 2 && blockLines[0]!.includes('|') && TABLE_DELIMITER_ROW.test(body)) table = true;
-    if (table) endContext(lineNo);
+    if (table) {
+      endContext(lineNo);
+      // A table row costs the parser about four list items.
+      markers += 4;
+      if (markers > LIMITS.containerMarkers) {
+        return {message: `Document has more list items, block quote lines and table rows than the parser handles quickly (a budget of ${LIMITS.containerMarkers} list items, a table row counting four); split it into chapters`, place: {line: lineNo, column: 1}};
+      }
+    }
     const column0 = line.length - body.length;
     const problem = scanInline(body, lineNo, column0, inline);
     if (problem) return problem;

@@ -13,7 +13,7 @@ import {readInside, OutsideManuscriptError} from '../io/files.ts';
 import {parseDoc, type DocInput, type ImageRef, type ParsedDoc} from './markdown.ts';
 import {loadBibliography} from './bibliography.ts';
 import {resolveBook, glossaryFromYaml} from './resolve.ts';
-import {loadAssets, type ImageSizeMemo} from './assets.ts';
+import {loadAssets, type ImageMemo} from './assets.ts';
 import {isMdBookProject} from '../config/mdbook.ts'; // [mdbook]
 import {loadMdBook} from './mdbook-preprocess.ts'; // [mdbook]
 
@@ -31,8 +31,8 @@ export interface LoadOptions {
   parseDocs?: (inputs: DocInput[]) => Promise<ParsedDoc[]>;
   /** Formatted citations to reuse for these bibliography sources and style (the cache keeps them). */
   citationMemo?: (sources: {path: string; text: string}[], style: string) => Map<string, string>;
-  /** Image dimensions by content (the cache keeps them; measuring large SVGs takes a while). */
-  imageSize?: ImageSizeMemo;
+  /** What is learnt from images' bytes (the cache keeps it; checking large SVGs takes a while). */
+  imageMemo?: ImageMemo;
 }
 
 export async function loadBook(manuscript: string, options: LoadOptions = {}): Promise<Loaded> {
@@ -146,7 +146,7 @@ export async function loadBook(manuscript: string, options: LoadOptions = {}): P
   config.parts.forEach((part) => {
     if (part.image) refs.push({path: path.posix.normalize(part.image), file: configFile});
   });
-  const assets = await loadAssets(root, refs, options.imageSize);
+  const assets = await loadAssets(root, refs, options.imageMemo);
   config.parts.forEach((part, i) => {
     const image = part.image ? assets.get(path.posix.normalize(part.image)) : undefined;
     if (image) parts[i]!.image = image;

@@ -13,23 +13,46 @@ export const ORIGIN = 'http://book.invalid';
 export class ChromeNotFoundError extends Error {}
 export class PrintTimeoutError extends Error {}
 
-const CANDIDATES = [
+const SYSTEM_CANDIDATES = [
   '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable',
   '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
 ];
 
+/**
+ * The Chrome to print with. PUPPETEER_EXECUTABLE_PATH (or CHROME_PATH), when set, is used
+ * strictly: if it names no program that is an error, not a reason to pick another browser.
+ */
 export function findChrome(): string {
-  // A browser named in the environment is used strictly: a wrong path is an error, not a fallback.
   for (const variable of ['PUPPETEER_EXECUTABLE_PATH', 'CHROME_PATH']) {
-    const named = process.env[variable];
-    if (!named) continue;
-    if (fs.existsSync(named)) return named;
-    throw new ChromeNotFoundError(`${variable} names \`${named}\`, which does not exist; point it at Chrome or Chromium, or unset it to use /usr/bin/chromium`);
+    const value = process.env[variable];
+    if (value === undefined || value === '') continue;
+    if (!isExecutableFile(value)) {
+      throw new ChromeNotFoundError(`${variable} is set to \`${value}\`, which is not a Chrome or Chromium program; fix or unset it`);
+    }
+    return value;
   }
-  for (const candidate of CANDIDATES) if (fs.existsSync(candidate)) return candidate;
+  for (const candidate of SYSTEM_CANDIDATES) if (isExecutableFile(candidate)) return candidate;
   throw new ChromeNotFoundError(
     'No Chrome or Chromium found for the PDF; install it (Debian/Ubuntu: `sudo apt-get install chromium`) or set PUPPETEER_EXECUTABLE_PATH',
   );
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    if (!fs.statSync(file).isFile()) return false;
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Chrome's user-data folders of this process, removed on exit (also after Ctrl+C). */
+const userDataDirs = new Set<string>();
+let exitHook = false;
+function removeUserDataDirs() {
+  for (const dir of userDataDirs) fs.rmSync(dir, {recursive: true, force: true});
+  userDataDirs.clear();
 }
 
 export interface Resources {
@@ -49,10 +72,21 @@ let warnedNoSandbox = false;
 export async function openBrowser(resources: Resources, log: (message: string) => void = () => {}): Promise<PrintSession> {
   const executablePath = findChrome();
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'book-chrome-'));
+  userDataDirs.add(userDataDir);
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', removeUserDataDirs);
+  }
   const args = [
     '--headless', '--disable-gpu', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--disable-extensions',
     '--font-render-hinting=none', `--user-data-dir=${userDataDir}`,
+    // Belt and braces behind the request interception below: should a request ever get past
+    // it, there is no name resolution and every connection goes to a proxy that is not there
+    // (loopback included, which Chrome otherwise exempts from proxies).
+    '--host-resolver-rules=MAP * ~NOTFOUND', '--proxy-server=http://127.0.0.1:9', '--proxy-bypass-list=<-loopback>',
+    '--dns-prefetch-disable', '--no-pings', '--disable-domain-reliability', '--disable-client-side-phishing-detection',
+    '--disable-default-apps', '--no-default-browser-check', '--disable-features=Translate,MediaRouter,OptimizationHints',
   ];
   // Chrome refuses to start as root with its sandbox on; then the page itself is locked down.
   if (process.getuid?.() === 0) {
@@ -62,21 +96,33 @@ export async function openBrowser(resources: Resources, log: (message: string) =
   }
   let browser: Browser;
   try {
-    browser = await puppeteer.launch({executablePath, headless: true, args, userDataDir, timeout: 60_000, protocolTimeout: 600_000});
+    browser = await puppeteer.launch({
+      executablePath, headless: true, args, userDataDir, timeout: 60_000, protocolTimeout: 600_000,
+      // Talk over a pipe: Chrome ends when this process ends, however it ends.
+      pipe: true,
+      // The CLI handles Ctrl+C and SIGTERM (exit → Chrome is closed, staging removed).
+      handleSIGINT: false, handleSIGTERM: false, handleSIGHUP: false,
+    });
   } catch (error) {
     fs.rmSync(userDataDir, {recursive: true, force: true});
+    userDataDirs.delete(userDataDir);
     throw new ChromeNotFoundError(`Cannot start Chrome at ${executablePath}: ${(error as Error).message.split('\n')[0]}`);
   }
   const refused: string[] = [];
+  const refuse = (url: string) => {
+    const shown = url.length > 200 ? `${url.slice(0, 197)}…` : url;
+    if (!refused.includes(shown)) refused.push(shown);
+  };
   let current = '';
   const page = await browser.newPage();
   await page.setJavaScriptEnabled(false);
+  await page.setBypassServiceWorker(true);
   await page.setRequestInterception(true);
   page.on('request', (request) => {
     const url = request.url();
     if (url.startsWith('data:')) {
       // Only inline fonts/images that we wrote ourselves would use data: URLs; refuse them all.
-      refused.push(url.slice(0, 40));
+      refuse(url.slice(0, 40));
       void request.abort('blockedbyclient');
       return;
     }
@@ -85,7 +131,7 @@ export async function openBrowser(resources: Resources, log: (message: string) =
       parsed = new URL(url);
     } catch {}
     if (!parsed || parsed.origin !== ORIGIN) {
-      refused.push(url);
+      refuse(url);
       void request.abort('blockedbyclient');
       return;
     }
@@ -95,7 +141,8 @@ export async function openBrowser(resources: Resources, log: (message: string) =
     }
     const resource = resources.get(decodeURIComponent(parsed.pathname));
     if (!resource) {
-      refused.push(url);
+      // Chrome asks for a favicon by itself; that is not the manuscript's doing.
+      if (parsed.pathname !== '/favicon.ico') refuse(url);
       void request.respond({status: 404, contentType: 'text/plain', body: 'not found'});
       return;
     }
@@ -123,6 +170,7 @@ export async function openBrowser(resources: Resources, log: (message: string) =
     async close() {
       await browser.close().catch(() => undefined);
       fs.rmSync(userDataDir, {recursive: true, force: true});
+      userDataDirs.delete(userDataDir);
     },
   };
 }
