@@ -348,6 +348,7 @@ main(process.argv.slice(2)).then(
     } else if (error instanceof OutputError || (chrome && (error instanceof chrome.ChromeNotFoundError || error instanceof chrome.PrintTimeoutError))) {
       message = error.message;
       process.stderr.write(`book: ${error.message}\n`);
+      if (debug) process.stderr.write(`${error.stack}\n`);
     } else {
       const err = error as NodeJS.ErrnoException;
       const hint = err.code === 'EACCES' || err.code === 'EROFS' ? ' (is the output folder writable?)' : err.code === 'ENOSPC' ? ' (the disk is full)' : '';

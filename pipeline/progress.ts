@@ -49,7 +49,8 @@ export function createProgress(options: {quiet?: boolean; interactive?: boolean;
     onStage(stage, event, ms, detail) {
       const label = `${stage.padEnd(6)} ${LABELS[stage] ?? stage}`;
       if (event === 'start') {
-        spinner = ora({text: `${label}…`, stream, discardStdin: false, hideCursor: true}).start();
+        // We decided above that this is a terminal; ora's own check would say no whenever CI is set.
+        spinner = ora({text: `${label}…`, stream, discardStdin: false, hideCursor: true, isEnabled: true}).start();
         return;
       }
       const text = `${label.padEnd(38)} ${formatMs(ms ?? 0).padStart(8)}${detail ? `  ${detail}` : ''}`;

@@ -33,6 +33,8 @@ interface Sample {
   cpuMs?: number;
   peakRss: number;
   peakPss: number;
+  /** Processes at the moment of peak memory. */
+  atPeak: Measured['atPeak'];
   /** In-process figures reported by the job. */
   result?: Record<string, unknown>;
   loadBefore: number;
@@ -127,7 +129,7 @@ async function main() {
     check(name, m);
     const result = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as Record<string, unknown>;
     if (result.ok === false || (typeof result.errors === 'number' && result.errors > 0)) throw new Error(`${name}: the build reported errors`);
-    return {wallMs: m.wallMs, cpuMs: Math.max(m.cpuMs ?? 0, m.sampledCpuMs), peakRss: m.peakRss, peakPss: m.peakPss, result, loadBefore};
+    return {wallMs: m.wallMs, cpuMs: Math.max(m.cpuMs ?? 0, m.sampledCpuMs), peakRss: m.peakRss, peakPss: m.peakPss, atPeak: m.atPeak, result, loadBefore};
   };
   const external = async (name: string, command: string, args: string[], cwd: string): Promise<Sample> => {
     const loadBefore = os.loadavg()[0]!;
@@ -137,7 +139,7 @@ async function main() {
     try {
       result = JSON.parse(m.stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
     } catch {}
-    return {wallMs: m.wallMs, cpuMs: Math.max(m.cpuMs ?? 0, m.sampledCpuMs), peakRss: m.peakRss, peakPss: m.peakPss, ...(result ? {result} : {}), loadBefore};
+    return {wallMs: m.wallMs, cpuMs: Math.max(m.cpuMs ?? 0, m.sampledCpuMs), peakRss: m.peakRss, peakPss: m.peakPss, atPeak: m.atPeak, ...(result ? {result} : {}), loadBefore};
   };
   const build = (targets: string[], out: string, cacheDir?: string) => ({mode: 'build', manuscript: book.dir, out: path.join(work, out), targets, ...(cacheDir ? {cacheDir} : {})});
 
@@ -277,6 +279,17 @@ function render(info: Info, book: GeneratedBook, samples: Map<string, Sample[]>,
     p('Chrome: one print of Pandoc\'s HTML', 'pandoc-chrome-print', `launch ${pt('launch')}, load ${pt('load')}, print ${pt('pdf')}`);
   }
   lines.push('');
+  const peakSample = [...get('ours-both'), ...get('ours-pdf')].sort((a, b) => b.peakPss - a.peakPss)[0];
+  if (peakSample?.atPeak.length) {
+    const byKind = new Map<string, {n: number; pss: number; rss: number}>();
+    for (const p of peakSample.atPeak) {
+      const k = byKind.get(p.what) ?? {n: 0, pss: 0, rss: 0};
+      byKind.set(p.what, {n: k.n + 1, pss: k.pss + p.pss, rss: k.rss + p.rss});
+    }
+    lines.push(`At the peak of our largest build (${mb(peakSample.peakPss)} PSS), by process: ` +
+      [...byKind].sort((a, b) => b[1].pss - a[1].pss).filter(([, v]) => v.pss > 5 * MiB || v.rss > 20 * MiB)
+        .map(([k, v]) => `${k}${v.n > 1 ? ` ×${v.n}` : ''} ${mb(v.pss)} PSS / ${mb(v.rss)} RSS`).join('; ') + '.', '');
+  }
 
   if (ratioRuns.length > 0) {
     const whole = ratioMed((r) => r.whole.ms);

@@ -18,6 +18,8 @@ export interface TreeSample {
   processes: number;
   /** CPU time so far (user + system, clock ticks) of each live process of the tree. */
   ticks: Map<number, number>;
+  /** Each process: its kind (command name, Chrome's --type) and memory. */
+  processList: {what: string; rss: number; pss: number}[];
 }
 
 export interface Measured {
@@ -26,6 +28,8 @@ export interface Measured {
   peakRss: number;
   peakPss: number;
   peakProcesses: number;
+  /** The processes at the sample with the highest PSS (RSS without PSS). */
+  atPeak: TreeSample['processList'];
   /** User + system CPU time of the command and every descendant it waited for (from `times`). */
   cpuMs?: number;
   /** User + system CPU time summed over every process seen in the samples (misses the last 100 ms of each). */
@@ -70,6 +74,7 @@ export function sampleTree(root: number, withPss: boolean): TreeSample {
   let pss = 0;
   let processes = 0;
   const ticks = new Map<number, number>();
+  const processList: TreeSample['processList'] = [];
   for (const pid of processTree(root)) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -77,16 +82,26 @@ export function sampleTree(root: number, withPss: boolean): TreeSample {
       // Fields 14 and 15 of stat (utime, stime) are 11 and 12 after "pid (comm)".
       ticks.set(pid, Number(fields[11]) + Number(fields[12]));
       const statm = fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ');
-      rss += Number(statm[1]) * PAGE;
+      const processRss = Number(statm[1]) * PAGE;
+      rss += processRss;
       processes++;
+      let processPss = 0;
       if (withPss) {
         const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
         const match = /^Pss:\s+(\d+) kB/m.exec(rollup);
-        if (match) pss += Number(match[1]) * 1024;
+        if (match) processPss = Number(match[1]) * 1024;
+        pss += processPss;
       }
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      let what = comm;
+      if (/chrom/i.test(comm)) {
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        what = `chromium ${/--type=([\w-]+)/.exec(cmdline)?.[1] ?? 'browser'}${/--utility-sub-type=[\w.]*?(\w+)\.mojom/.exec(cmdline)?.[1] ? ` (${/--utility-sub-type=[\w.]*?(\w+)\.mojom/.exec(cmdline)![1]})` : ''}`;
+      }
+      processList.push({what, rss: processRss, pss: processPss});
     } catch {}
   }
-  return {rss, pss, processes, ticks};
+  return {rss, pss, processes, ticks, processList};
 }
 
 const TIMES = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/;
@@ -112,9 +127,15 @@ export function measure(command: string, args: string[], options: {cwd?: string;
     let peakPss = 0;
     let peakProcesses = 0;
     const lastTicks = new Map<number, number>();
+    let atPeak: TreeSample['processList'] = [];
+    let peakKey = 0;
     const sample = () => {
       if (child.pid === undefined) return;
       const s = sampleTree(child.pid, canPss);
+      if ((canPss ? s.pss : s.rss) > peakKey) {
+        peakKey = canPss ? s.pss : s.rss;
+        atPeak = s.processList;
+      }
       for (const [pid, t] of s.ticks) lastTicks.set(pid, Math.max(t, lastTicks.get(pid) ?? 0));
       peakRss = Math.max(peakRss, s.rss);
       peakPss = Math.max(peakPss, s.pss);
@@ -135,7 +156,7 @@ export function measure(command: string, args: string[], options: {cwd?: string;
       const cpuMs = times ? (Number(times[5]) * 60 + Number(times[6]) + Number(times[7]) * 60 + Number(times[8])) * 1000 : undefined;
       if (times) stderr = stderr.slice(0, times.index).replace(/\n$/, '');
       const sampledCpuMs = ([...lastTicks.values()].reduce((a, b) => a + b, 0) * 1000) / CLOCK_TICKS;
-      resolve({code, wallMs, peakRss, peakPss, peakProcesses, stdout, stderr, sampledCpuMs, ...(cpuMs !== undefined ? {cpuMs} : {})});
+      resolve({code, wallMs, peakRss, peakPss, peakProcesses, atPeak, stdout, stderr, sampledCpuMs, ...(cpuMs !== undefined ? {cpuMs} : {})});
     });
   });
 }

@@ -226,14 +226,14 @@ export class BuildCache {
       }
     }
     // Pruning walks the folder: after builds that wrote something, at most once a minute.
-    if (this.store.stats.writes > this.writesAtPrune && Date.now() - this.prunedAt > 60_000) {
+    if (this.store.stats.writes > this.writesAtPrune && performance.now() - this.prunedAt > 60_000) {
       this.store.prune(this.maxBytes);
-      this.prunedAt = Date.now();
+      this.prunedAt = performance.now();
       this.writesAtPrune = this.store.stats.writes;
     }
   }
 
-  private prunedAt = 0;
+  private prunedAt = -Infinity;
   private writesAtPrune = 0;
 }
 

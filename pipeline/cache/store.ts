@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {createHash} from 'node:crypto';
+import {makeFolderSync} from '../io/output.ts';
 
 export const DEFAULT_CACHE_DIR = path.join('.cache', 'book');
 /** The folders a cache holds (see index.ts); `clean` removes only a folder made of these. */
@@ -37,6 +38,7 @@ export class CacheStore {
   readonly dir: string;
   readonly stats: StoreStats = {reads: 0, hits: 0, writes: 0};
   private broken = false;
+  private temps = 0;
   private readonly warn: (message: string) => void;
   /** Entries read or written by this process: never pruned by it. */
   private readonly used = new Set<string>();
@@ -76,9 +78,11 @@ export class CacheStore {
   write(namespace: string, key: string, bytes: Uint8Array | string): void {
     if (this.broken) return;
     const file = this.file(namespace, key);
-    const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    // Unique per process and write: two builds sharing the cache never write the same file.
+    const temp = `${file}.${process.pid}.${++this.temps}.tmp`;
     try {
-      fs.mkdirSync(path.dirname(file), {recursive: true});
+      // One level at a time: a recursive mkdir never returns for a folder under /proc.
+      makeFolderSync(path.dirname(file));
       const content = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
       const fd = fs.openSync(temp, 'w');
       try {
@@ -113,8 +117,8 @@ export class CacheStore {
         else if (entry.isFile()) {
           try {
             const stat = fs.statSync(full);
-            // Temporary files of a crashed writer are removed after an hour.
-            if (entry.name.endsWith('.tmp') && Date.now() - stat.mtimeMs > 3_600_000) fs.rmSync(full, {force: true});
+            // Temporary files of a writer that no longer runs (killed, crashed) are removed.
+            if (entry.name.endsWith('.tmp') && !writerRuns(entry.name)) fs.rmSync(full, {force: true});
             else if (!entry.name.endsWith('.tmp')) entries.push({file: full, size: stat.size, mtime: stat.mtimeMs});
           } catch {}
         }
@@ -134,5 +138,18 @@ export class CacheStore {
       } catch {}
     }
     return {removed, bytes: total};
+  }
+}
+
+/** Whether the process that named a temporary file `….<pid>.<n>.tmp` is still running. */
+function writerRuns(name: string): boolean {
+  const pid = Number(/\.(\d+)\.\d+\.tmp$/.exec(name)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

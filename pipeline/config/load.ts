@@ -30,7 +30,15 @@ export function parseConfig(text: string, path: string): LoadedConfig {
   }
   if (doc.errors.length > 0) return {file};
 
-  const result = bookSchema.safeParse(doc.toJS());
+  let data: unknown;
+  try {
+    data = doc.toJS();
+  } catch (error) {
+    // yaml refuses documents that expand aliases without bound (a "billion laughs" file).
+    file.message(`Malformed YAML: ${(error as Error).message.split('\n')[0]}`, {place: {line: 1, column: 1}, ruleId: 'yaml-syntax', source: 'book'}).fatal = true;
+    return {file};
+  }
+  const result = bookSchema.safeParse(data);
   if (result.success) return {file, config: result.data};
 
   for (const issue of result.error.issues) {

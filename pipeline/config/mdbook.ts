@@ -17,6 +17,7 @@ import type {Root, RootContent, List, ListItem, Paragraph, Link} from 'mdast';
 import {VFile} from 'vfile';
 import {parseDocument, LineCounter, isNode, isMap, isScalar, type Node as YamlNode} from 'yaml';
 import {bookSchema, type BookConfig} from './schema.ts';
+import {readInside, OutsideManuscriptError} from '../io/files.ts';
 
 /** One entry of SUMMARY.md. */
 export interface SummaryEntry {
@@ -319,13 +320,29 @@ function defaultDate(root: string): {date: string; reproducible: boolean} {
   return {date: '1970-01-01', reproducible: false};
 }
 
+/** Where `src = …` is in book.toml, for messages about it. */
+function placeOfSrc(tomlText: string): {line: number; column: number} | undefined {
+  const index = tomlText.split('\n').findIndex((line) => /^\s*src\s*=/.test(line));
+  return index < 0 ? undefined : {line: index + 1, column: 1};
+}
+
 /**
  * Reads book.toml, SUMMARY.md and the optional book.yaml of the project at `root`.
  * `show` turns a manuscript-relative path into the path shown in messages.
  */
 export async function loadMdBookProject(root: string, show: (rel: string) => string): Promise<{project?: MdBookProject; files: VFile[]}> {
   const files: VFile[] = [];
-  const tomlText = await fs.readFile(path.join(root, 'book.toml'), 'utf8');
+  // Every read confined to the project folder (a link to elsewhere, `src = ".."`: refused).
+  let tomlText: string;
+  try {
+    tomlText = (await readInside(root, 'book.toml')).bytes.toString('utf8');
+  } catch (error) {
+    const file = new VFile({path: show('book.toml')});
+    file.message(error instanceof OutsideManuscriptError
+      ? '`book.toml` links to a file outside the book folder; the build reads only files inside it'
+      : 'Cannot read `book.toml`', {source: 'mdbook', ruleId: error instanceof OutsideManuscriptError ? 'outside-manuscript' : 'missing-file'}).fatal = true;
+    return {files: [file]};
+  }
   const {file: tomlFile, book, settings} = parseBookToml(tomlText, show('book.toml'));
   files.push(tomlFile);
   if (!book) return {files};
@@ -333,8 +350,14 @@ export async function loadMdBookProject(root: string, show: (rel: string) => str
   const summaryRel = path.posix.join(settings.src, 'SUMMARY.md');
   let summaryText: string;
   try {
-    summaryText = await fs.readFile(path.join(root, summaryRel), 'utf8');
-  } catch {
+    summaryText = (await readInside(root, summaryRel)).bytes.toString('utf8');
+  } catch (error) {
+    if (error instanceof OutsideManuscriptError) {
+      tomlFile.message(`\`${summaryRel}\` is outside the book folder (see \`src\` in book.toml); the build reads only files inside it`, {
+        place: placeOfSrc(tomlText), source: 'mdbook', ruleId: 'outside-manuscript',
+      }).fatal = true;
+      return {files};
+    }
     tomlFile.message(`Cannot find \`${summaryRel}\`: an mdBook project lists its chapters in SUMMARY.md inside its \`src\` folder`, {
       source: 'mdbook', ruleId: 'missing-file',
     }).fatal = true;
@@ -349,8 +372,15 @@ export async function loadMdBookProject(root: string, show: (rel: string) => str
   let yamlPlaceOf: ((keys: (string | number)[]) => {line: number; column: number} | undefined) | undefined;
   let yamlText: string | undefined;
   try {
-    yamlText = await fs.readFile(path.join(root, 'book.yaml'), 'utf8');
-  } catch {
+    yamlText = (await readInside(root, 'book.yaml')).bytes.toString('utf8');
+  } catch (error) {
+    if (error instanceof OutsideManuscriptError) {
+      const file = new VFile({path: show('book.yaml')});
+      file.message('`book.yaml` links to a file outside the book folder; the build reads only files inside it', {
+        source: 'mdbook', ruleId: 'outside-manuscript',
+      }).fatal = true;
+      return {files: [...files, file]};
+    }
     yamlText = undefined;
   }
   if (yamlText !== undefined) {
@@ -364,7 +394,14 @@ export async function loadMdBookProject(root: string, show: (rel: string) => str
       yamlFile.message(`Malformed YAML: ${error.message.split('\n')[0]}`, {place: {line: pos.line, column: pos.col}, source: 'book', ruleId: 'yaml-syntax'}).fatal = true;
     }
     if (doc.errors.length > 0) return {files};
-    const value = doc.toJS() as unknown;
+    let value: unknown;
+    try {
+      value = doc.toJS();
+    } catch (error) {
+      // yaml refuses documents that expand aliases without bound (a "billion laughs" file).
+      yamlFile.message(`Malformed YAML: ${(error as Error).message.split('\n')[0]}`, {place: {line: 1, column: 1}, source: 'book', ruleId: 'yaml-syntax'}).fatal = true;
+      return {files};
+    }
     if (value != null && (typeof value !== 'object' || Array.isArray(value))) {
       yamlFile.message('book.yaml beside book.toml is a mapping of fields such as `publisher:` and `license:`', {place: {line: 1, column: 1}, source: 'book', ruleId: 'config-schema'}).fatal = true;
       return {files};

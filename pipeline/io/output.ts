@@ -8,7 +8,7 @@
  * killed outright, by the next build into the same folder (once that pid is no longer running).
  */
 import fs from 'node:fs/promises';
-import {rmSync} from 'node:fs';
+import fsSync, {rmSync} from 'node:fs';
 import path from 'node:path';
 
 /** A problem with the output folder or disk, with a message for the author (exit code 2). */
@@ -40,7 +40,7 @@ export function removeStagingNow(): void {
  */
 export async function checkOutputFolder(outDir: string): Promise<void> {
   try {
-    await fs.mkdir(outDir, {recursive: true});
+    await makeFolder(outDir);
     await removeStaleStaging(outDir);
     const probe = await fs.mkdtemp(path.join(outDir, `.staging-${process.pid}-`));
     await fs.rm(probe, {recursive: true, force: true});
@@ -52,7 +52,7 @@ export async function checkOutputFolder(outDir: string): Promise<void> {
 export async function writeOutputsAtomically(outDir: string, outputs: Map<string, Uint8Array>): Promise<void> {
   let staging: string | undefined;
   try {
-    await fs.mkdir(outDir, {recursive: true});
+    await makeFolder(outDir);
     await removeStaleStaging(outDir);
     if (!exitHook) {
       exitHook = true;
@@ -78,6 +78,36 @@ export async function writeOutputsAtomically(outDir: string, outputs: Map<string
     if (staging) {
       await fs.rm(staging, {recursive: true, force: true}).catch(() => undefined);
       live.delete(staging);
+    }
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time. Node's own recursive mkdir never returns for a folder that
+ * cannot be created inside an existing one (`/proc/x`): it retries the parent forever.
+ */
+async function makeFolder(dir: string): Promise<void> {
+  makeFolderSync(dir);
+}
+
+/** makeFolder, synchronous (the build cache writes synchronously too). */
+export function makeFolderSync(dir: string): void {
+  const missing: string[] = [];
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    try {
+      if (fsSync.statSync(current).isDirectory()) break;
+      throw Object.assign(new Error(`${current} is not a folder`), {code: 'ENOTDIR'});
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    missing.unshift(current);
+    if (path.dirname(current) === current) break;
+  }
+  for (const folder of missing) {
+    try {
+      fsSync.mkdirSync(folder);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
   }
 }

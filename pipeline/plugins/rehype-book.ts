@@ -30,7 +30,9 @@ export function rehypeTemml() {
       try {
         mathml = temml.renderToString(tex, {displayMode: display, xml: true, annotate: true, throwOnError: true});
       } catch (error) {
-        file.message(`Cannot typeset math \`${tex}\`: ${(error as Error).message}`, {
+        // Long formulas (or hostile ones) are cut short: the place points at the whole of it.
+        const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+        file.message(`Cannot typeset math \`${cut(tex, 80)}\`: ${cut((error as Error).message.split('\n')[0]!, 200)}`, {
           place: node.position, source: 'book', ruleId: 'math',
         });
         return;

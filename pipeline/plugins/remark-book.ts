@@ -230,7 +230,9 @@ export function remarkBookDirectives() {
   };
 }
 
-const CITATION_GROUP = /\[((?:[^\[\]@]*@[A-Za-z][\w:.#$%&+?<>~/-]*[^\[\];]*;?)+)\]/g;
+// A bracketed group with `@key` items (checked below; a linear expression here: one that
+// described the items itself backtracked exponentially on `[@a @a @a…`).
+const CITATION_GROUP = /\[([^\[\]]*)\]/g;
 const NARRATIVE = /(^|[\s(])@([A-Za-z][\w:.#$%&+?<>~/-]*[A-Za-z0-9])/g;
 const XREF_PREFIXES = new Set(['fig', 'tbl', 'lst', 'eq', 'sec', 'ch']);
 
@@ -263,8 +265,11 @@ function splitCitations(node: Text): PhrasingContent[] {
   };
   const matches: {start: number; end: number; node: PhrasingContent}[] = [];
   for (const match of value.matchAll(CITATION_GROUP)) {
-    const items = match[1]!.split(';').map(parseCiteItem).filter((item): item is CiteItem => item !== undefined);
-    if (items.length === 0) continue;
+    if (!match[1]!.includes('@')) continue;
+    const segments = match[1]!.split(';').filter((segment) => segment.trim() !== '');
+    // As before: the group must end with an `@key` item; other items without one are dropped.
+    if (segments.length === 0 || !parseCiteItem(segments.at(-1)!)) continue;
+    const items = segments.map(parseCiteItem).filter((item): item is CiteItem => item !== undefined);
     const xrefs = items.filter((item) => isXref(item.key));
     const at = positionIn(node, match.index!, match[0].length);
     const element =

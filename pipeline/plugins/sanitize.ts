@@ -123,7 +123,7 @@ function checkElement(element: Element, ancestors: Chain | undefined, file: VFil
       if (removed) file.message(`Removed \`style\` attribute on \`<${tag}>\`; use a class`, {place, source: 'book', ruleId: 'unsafe-html'});
     } else if (url) {
       const text = Array.isArray(value) ? value.join(' ') : String(value);
-      const unsafe = removed || ((name === 'href' || name === 'src' || name === 'cite') && !safeUrl(text));
+      const unsafe = removed || !safeUrl(text);
       if (!unsafe) continue;
       if (!removed) delete properties[name];
       if (tag === 'img' && name === 'src') {
@@ -208,7 +208,8 @@ export function unsafeParts(tree: Nodes, options: {allowStyleElements?: boolean}
       }
       if (tag === 'style' && options.allowStyleElements) {
         const css = node.children.map((c) => (c.type === 'text' ? c.value : '')).join('');
-        if (/@import|url\(\s*["']?\s*(?:[a-z][a-z0-9+.-]*:|\/\/)/i.test(css)) {
+        // Our own stylesheets inline a few drawings as `data:` URLs; nothing else may have a scheme.
+        if (/@import|url\(\s*["']?\s*(?:(?!data:)[a-z][a-z0-9+.-]*:|\/\/)/i.test(css)) {
           problems.push('<style> loading something from outside');
         }
       }

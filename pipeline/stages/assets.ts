@@ -23,7 +23,9 @@ export function sniffMediaType(bytes: Uint8Array): string | undefined {
   if (b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return 'image/gif';
   if (b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45) return 'image/webp';
   const head = Buffer.from(b.subarray(0, 1024)).toString('utf8').replace(/^\uFEFF/, '').trimStart();
-  if (/^(<\?xml[^>]*>\s*)?(<!--[\s\S]*?-->\s*)*(<!DOCTYPE svg[^>]*>\s*)?<svg[\s>]/i.test(head)) return 'image/svg+xml';
+  // A prolog of processing instructions, comments and a document type (with an internal subset,
+  // which svgProblems then refuses with a clear reason) before the <svg> element.
+  if (/^(<\?[\s\S]*?\?>\s*|<!--[\s\S]*?-->\s*)*(<!DOCTYPE svg[^>[]*(\[[\s\S]*?\])?\s*>\s*)?(<\?[\s\S]*?\?>\s*|<!--[\s\S]*?-->\s*)*<svg[\s/>]/i.test(head)) return 'image/svg+xml';
   return undefined;
 }
 
@@ -179,8 +181,20 @@ export async function loadAssets(
     }
     const reason = failed.get(ref.path);
     if (reason) {
-      ref.file.message(reason, {place: ref.node?.position, source: 'book', ruleId: 'missing-image'}).fatal = true;
+      // Images named in book.yaml (cover, part pages) have no node: point at where the path is written.
+      const place = ref.node?.position ?? placeOf(String(ref.file.value ?? ''), ref.path);
+      ref.file.message(reason, {place, source: 'book', ruleId: 'missing-image'}).fatal = true;
     }
   }
   return assets;
+}
+
+/** Where `needle` first appears in `text`, as a range, or undefined. */
+function placeOf(text: string, needle: string) {
+  const index = needle ? text.indexOf(needle) : -1;
+  if (index < 0) return undefined;
+  const before = text.slice(0, index).split('\n');
+  const line = before.length;
+  const column = before.at(-1)!.length + 1;
+  return {start: {line, column}, end: {line, column: column + needle.length}};
 }

@@ -11,8 +11,14 @@ import type {Node, Parent, Point} from 'unist';
 export const LIMITS = {
   /** Bytes of one Markdown document (UTF-8): about 150 000 words, ten long chapters. */
   documentBytes: 1024 * 1024,
-  /** Levels of nesting in the document's tree (lists, quotes, emphasis, links, HTML elements). */
+  /** Levels of lists and quotes, of `:::` blocks, of open `[` and of open emphasis. */
   nesting: 100,
+  /**
+   * Levels of the document's tree after parsing (a list counts two: list and item). The
+   * stages after parsing, Chrome and EPUB readers handle this depth; raw HTML is only
+   * measured here.
+   */
+  treeDepth: 250,
   /** Columns of indentation before a line's text (nested lists indent). */
   indentColumns: 400,
   /** Backticks in one run (a code span needs as many as its longest run inside, plus one). */
@@ -89,24 +95,28 @@ export function checkMarkdownLimits(text: string): LimitProblem | undefined {
     let rest = line;
     let containers = 0;
     let listItem = false;
+    let tooDeepAt = 0;
     for (let match = CONTAINER.exec(rest); match && match[0].length > 0; match = CONTAINER.exec(rest)) {
       containers++;
       // A bullet item, or an ordered one numbered 1, always starts a new paragraph.
       if (match[1] || match[2] === '1') listItem = true;
       rest = rest.slice(match[0].length);
-      if (containers > LIMITS.nesting) {
-        return {message: `Lists or block quotes nest more than ${LIMITS.nesting} levels deep`, place: {line: lineNo, column: line.length - rest.length}};
-      }
-    }
-    markers += containers;
-    if (markers > LIMITS.containerMarkers) {
-      return {message: `Document has more than ${LIMITS.containerMarkers} list items and block quote lines; split it into chapters`, place: {line: lineNo, column: 1}};
+      if (containers > LIMITS.nesting && !tooDeepAt) tooDeepAt = line.length - rest.length;
+      // Far beyond any limit: stop looking (the line is refused below unless it is code).
+      if (containers > 2 * LIMITS.nesting) break;
     }
     const fenceMatch = FENCE.exec(rest);
     if (fence !== undefined) {
       // Inside fenced code nothing nests; only the closing fence matters.
       if (fenceMatch && fenceMatch[1]![0] === fence[0] && fenceMatch[1]!.length >= fence.length && rest.trim() === fenceMatch[1]) fence = undefined;
       continue;
+    }
+    if (tooDeepAt) {
+      return {message: `Lists or block quotes nest more than ${LIMITS.nesting} levels deep`, place: {line: lineNo, column: tooDeepAt}};
+    }
+    markers += containers;
+    if (markers > LIMITS.containerMarkers) {
+      return {message: `Document has more than ${LIMITS.containerMarkers} list items and block quote lines; split it into chapters`, place: {line: lineNo, column: 1}};
     }
     if (fenceMatch) {
       fence = fenceMatch[1]!;
@@ -259,7 +269,7 @@ function megabytes(bytes: number): string {
  * The first node deeper than `limit` levels (the root is level 0), found without recursion;
  * undefined when the tree is shallow enough.
  */
-export function tooDeep(tree: Node, limit: number = LIMITS.nesting): Node | undefined {
+export function tooDeep(tree: Node, limit: number = LIMITS.treeDepth): Node | undefined {
   const stack: [Node, number][] = [[tree, 0]];
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!;

@@ -44,11 +44,14 @@ export async function loadBook(manuscript: string, options: LoadOptions = {}): P
   const files: VFile[] = [];
   let configText: string;
   try {
-    configText = await fs.readFile(configPath, 'utf8');
-  } catch {
+    // Confined like every other read: a book.yaml that links outside the folder is refused.
+    configText = (await readInside(root, 'book.yaml')).bytes.toString('utf8');
+  } catch (error) {
     const file = new VFile({path: path.relative(process.cwd(), configPath) || 'book.yaml'});
-    file.message(`Cannot find book.yaml in \`${manuscript}\`; a manuscript folder holds book.yaml and the chapters`, {
-      source: 'book', ruleId: 'missing-config',
+    file.message(error instanceof OutsideManuscriptError
+      ? `book.yaml in \`${manuscript}\` links to a file outside the manuscript folder; the build reads only files inside it`
+      : `Cannot find book.yaml in \`${manuscript}\`; a manuscript folder holds book.yaml and the chapters`, {
+      source: 'book', ruleId: error instanceof OutsideManuscriptError ? 'outside-manuscript' : 'missing-config',
     }).fatal = true;
     return {files: [file]};
   }

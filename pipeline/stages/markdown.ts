@@ -134,7 +134,7 @@ export function parseDoc(input: DocInput): ParsedDoc {
     const mdast = processor.parse(file);
     const deep = tooDeep(mdast);
     if (deep) {
-      file.message(`Nested more than ${LIMITS.nesting} levels deep (lists, quotes, emphasis or links)`, {
+      file.message(`Nested more than ${LIMITS.treeDepth} levels deep (lists, quotes, emphasis or links)`, {
         place: deep.position?.start ?? {line: 1, column: 1}, source: 'book', ruleId: 'limits',
       }).fatal = true;
       return unparsedDoc(input, file);
@@ -142,7 +142,7 @@ export function parseDoc(input: DocInput): ParsedDoc {
     tree = processor.runSync(mdast, file) as Root;
     const deepHtml = tooDeep(tree);
     if (deepHtml) {
-      file.message(`Nested more than ${LIMITS.nesting} levels deep (HTML elements)`, {
+      file.message(`Nested more than ${LIMITS.treeDepth} levels deep (HTML elements)`, {
         place: deepHtml.position?.start ?? {line: 1, column: 1}, source: 'book', ruleId: 'limits',
       }).fatal = true;
       return unparsedDoc(input, file);
@@ -150,7 +150,7 @@ export function parseDoc(input: DocInput): ParsedDoc {
   } catch (error) {
     // Out of stack: raw HTML or Markdown nested deeper than the scan before parsing could tell.
     if (!(error instanceof RangeError)) throw error;
-    file.message(`Nested too deeply to process (more than ${LIMITS.nesting} levels of lists, quotes, emphasis, links or HTML elements)`, {
+    file.message(`Nested too deeply to process (more than ${LIMITS.treeDepth} levels of lists, quotes, emphasis, links or HTML elements)`, {
       place: {line: 1, column: 1}, source: 'book', ruleId: 'limits',
     }).fatal = true;
     return unparsedDoc(input, file);
@@ -237,7 +237,9 @@ function resolveImage(node: Element, input: DocInput, file: VFile, images: Image
   const src = String(node.properties?.src ?? '');
   const place = node.position;
   if (!src) {
-    file.message('Image without a source', {place, source: 'book', ruleId: 'missing-image'});
+    // The sanitiser has already said why it removed an unsafe source: one error is enough.
+    const removed = file.messages.some((m) => m.ruleId === 'remote-image' && m.line === place?.start.line && m.column === place?.start.column);
+    if (!removed) file.message('Image without a source', {place, source: 'book', ruleId: 'missing-image'});
     return;
   }
   if (node.properties?.alt === undefined) {

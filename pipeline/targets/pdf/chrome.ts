@@ -121,8 +121,8 @@ export async function openBrowser(resources: Resources, log: (message: string) =
   page.on('request', (request) => {
     const url = request.url();
     if (url.startsWith('data:')) {
-      // Only inline fonts/images that we wrote ourselves would use data: URLs; refuse them all.
-      refuse(url.slice(0, 40));
+      // Inline data reaches neither the network nor the disk, and Chrome uses it for its own
+      // controls and broken-image icons: refused quietly (our CSS inlines nothing it needs).
       void request.abort('blockedbyclient');
       return;
     }
@@ -130,6 +130,13 @@ export async function openBrowser(resources: Resources, log: (message: string) =
     try {
       parsed = new URL(url);
     } catch {}
+    const ours = parsed?.origin === ORIGIN && (parsed.pathname === '/' || parsed.pathname === '/index.html');
+    if (!ours && request.isNavigationRequest() && !request.frame()?.parentFrame()) {
+      // The page tries to go elsewhere (a refresh, a link): "204 No Content" keeps it where it is.
+      refuse(url);
+      void request.respond({status: 204, body: ''});
+      return;
+    }
     if (!parsed || parsed.origin !== ORIGIN) {
       refuse(url);
       void request.abort('blockedbyclient');
@@ -159,10 +166,16 @@ export async function openBrowser(resources: Resources, log: (message: string) =
       })();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new PrintTimeoutError(`Printing the PDF took longer than ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+        timer = setTimeout(() => reject(new PrintTimeoutError(timeoutMessage(timeoutMs))), timeoutMs);
       });
       try {
         return await Promise.race([work, timeout]);
+      } catch (error) {
+        // Puppeteer's own timeouts (navigation, printing) are the same limit.
+        if (error instanceof Error && error.name === 'TimeoutError') {
+          throw new PrintTimeoutError(timeoutMessage(timeoutMs), {cause: error});
+        }
+        throw error;
       } finally {
         clearTimeout(timer);
       }
@@ -173,4 +186,9 @@ export async function openBrowser(resources: Resources, log: (message: string) =
       userDataDirs.delete(userDataDir);
     },
   };
+}
+
+function timeoutMessage(timeoutMs: number): string {
+  const limit = timeoutMs < 10_000 ? `${(timeoutMs / 1000).toFixed(1)} s` : `${Math.round(timeoutMs / 1000)} s`;
+  return `Printing the PDF took longer than ${limit}, the limit for one print; stopped (is a chapter unusually large?)`;
 }

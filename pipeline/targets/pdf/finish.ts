@@ -5,10 +5,11 @@
  * The page furniture is drawn as marked `/Artifact` content, so the tag tree stays intact.
  */
 import {
-  PDFDocument, PDFName, PDFDict, PDFArray, PDFHexString, PDFNumber, PDFNull, PDFRef, PDFString,
+  PDFDocument, PDFName, PDFDict, PDFArray, PDFHexString, PDFNumber, PDFNull, PDFRef, PDFString, PDFStream,
   StandardFonts, rgb, beginMarkedContent, endMarkedContent, type PDFFont, type PDFPage,
 } from 'pdf-lib';
 import fontkit from '@pdf-lib/fontkit';
+import {createHash} from 'node:crypto';
 import type {Book} from '../../model.ts';
 import type {Destination} from './read.ts';
 
@@ -84,7 +85,10 @@ export async function finishPdf(bytes: Uint8Array, options: FinishOptions): Prom
   doc.setLanguage(config.language);
   const xmp = doc.context.stream(xmpPacket(book, date, options.creator), {Type: 'Metadata', Subtype: 'XML'});
   doc.catalog.set(PDFName.of('Metadata'), doc.context.register(xmp));
-  // A fixed file identifier (Chrome's would otherwise be kept as is).
+  renumberStructureIds(doc);
+  // A file identifier made from the book and the date (Chrome's is made from the clock).
+  const id = createHash('md5').update(`${JSON.stringify(config.identifiers)}\n${config.title}\n${options.sourceDateEpoch}`).digest('hex');
+  doc.context.trailerInfo.ID = doc.context.obj([PDFHexString.of(id), PDFHexString.of(id)]);
   return doc.save({useObjectStreams: false, updateFieldAppearances: false});
 }
 
@@ -215,3 +219,34 @@ export function toPoints(length: string): number {
 }
 
 export {PDFString, PDFArray};
+
+/**
+ * Chrome names tagged elements that need an id (table cells, for their headers) after its DOM
+ * node counter, `node00017668`, which depends on everything the page did before: a print after
+ * another, or work that timing decides. They are renamed by rank (`node00000001`, …), so the
+ * names keep their order (the ID tree stays sorted) and the same document gets the same names.
+ */
+export function renumberStructureIds(doc: PDFDocument): void {
+  const NAME = /^node(\d+)$/;
+  const found = new Set<number>();
+  const visit = (value: unknown, replace?: (next: PDFString) => void, rename?: Map<number, string>) => {
+    if (value instanceof PDFString || value instanceof PDFHexString) {
+      const match = NAME.exec(value.decodeText());
+      if (!match) return;
+      if (!rename) found.add(Number(match[1]));
+      else replace?.(PDFString.of(rename.get(Number(match[1]))!));
+    } else if (value instanceof PDFDict) {
+      for (const [key, entry] of value.entries()) visit(entry, (next) => value.set(key, next), rename);
+    } else if (value instanceof PDFArray) {
+      for (let i = 0; i < value.size(); i++) visit(value.get(i), (next) => value.set(i, next), rename);
+    }
+  };
+  const objects = doc.context.enumerateIndirectObjects().map(([, object]) => object);
+  // Streams (page content, images, fonts) are left alone: only their dictionaries are looked at.
+  const dictOf = (object: unknown) => (object instanceof PDFStream ? object.dict : object);
+  for (const object of objects) visit(dictOf(object));
+  if (found.size === 0) return;
+  const width = Math.max(8, String(found.size).length);
+  const rename = new Map([...found].sort((a, b) => a - b).map((n, i) => [n, `node${String(i + 1).padStart(width, '0')}`]));
+  for (const object of objects) visit(dictOf(object), undefined, rename);
+}
