@@ -160,25 +160,35 @@ export async function loadAssets(
   refs: {path: string; node?: Element; file: VFile}[],
   memo?: ImageMemo,
 ): Promise<Map<string, Asset>> {
-  const assets = new Map<string, Asset>();
+  const loaded = new Map<string, Asset>();
   const failed = new Map<string, string>();
-  for (const ref of refs) {
-    if (!assets.has(ref.path) && !failed.has(ref.path)) {
-      try {
-        assets.set(ref.path, await loadAsset(root, ref.path, memo));
-      } catch (error) {
-        let reason: string;
-        if (error instanceof MissingFileError) {
-          const similar = await similarFiles(root, ref.path);
-          reason = `Cannot find image \`${ref.path}\`${similar.length ? `; did you mean \`${similar[0]}\`?` : ''}`;
-        } else if (error instanceof OutsideManuscriptError) {
-          reason = `Image \`${ref.path}\` is outside the manuscript folder (after following links)`;
-        } else if (error instanceof AssetError) {
-          reason = error.message;
-        } else throw error;
-        failed.set(ref.path, reason);
-      }
+  const load = async (relPath: string) => {
+    try {
+      loaded.set(relPath, await loadAsset(root, relPath, memo));
+    } catch (error) {
+      let reason: string;
+      if (error instanceof MissingFileError) {
+        const similar = await similarFiles(root, relPath);
+        reason = `Cannot find image \`${relPath}\`${similar.length ? `; did you mean \`${similar[0]}\`?` : ''}`;
+      } else if (error instanceof OutsideManuscriptError) {
+        reason = `Image \`${relPath}\` is outside the manuscript folder (after following links)`;
+      } else if (error instanceof AssetError) {
+        reason = error.message;
+      } else throw error;
+      failed.set(relPath, reason);
     }
+  };
+  // A few at a time: measuring an image (sharp) runs on libuv's threads, so both cores work
+  // while this thread waits. The results are used in the order of `refs` below.
+  const paths = [...new Set(refs.map((ref) => ref.path))];
+  let next = 0;
+  await Promise.all(Array.from({length: Math.min(4, paths.length)}, async () => {
+    while (next < paths.length) await load(paths[next++]!);
+  }));
+  const assets = new Map<string, Asset>();
+  for (const ref of refs) {
+    const asset = loaded.get(ref.path);
+    if (asset && !assets.has(ref.path)) assets.set(ref.path, asset);
     const reason = failed.get(ref.path);
     if (reason) {
       // Images named in book.yaml (cover, part pages) have no node: point at where the path is written.

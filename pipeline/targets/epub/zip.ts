@@ -7,6 +7,8 @@ import {unzipSync, zipSync, type Zippable, type ZipOptions} from 'fflate';
 /** zipSync or a drop-in with the same output (the build cache's, which reuses compressed entries). */
 export type ZipFunction = (data: Zippable, options?: ZipOptions) => Uint8Array;
 
+const COMPRESSED = /\.(jpe?g|png|gif|webp|avif|woff2?|mp3|mp4|m4a)$/i;
+
 export function normaliseZip(raw: Uint8Array, sourceDateEpoch: number, zip: ZipFunction = zipSync): Uint8Array {
   const entries = unzipSync(raw);
   // DOS timestamps start in 1980 and are local-time based: fflate uses the Date as given.
@@ -17,7 +19,8 @@ export function normaliseZip(raw: Uint8Array, sourceDateEpoch: number, zip: ZipF
   if (!entries.mimetype) throw new Error('EPUB has no mimetype entry');
   ordered.mimetype = [entries.mimetype, {level: 0, mtime}];
   for (const name of Object.keys(entries).filter((n) => n !== 'mimetype' && !n.endsWith('/')).sort()) {
-    ordered[name] = [entries[name]!, {level: 9, mtime}];
+    // Photos and fonts are compressed already: deflating them again costs time and saves nothing.
+    ordered[name] = [entries[name]!, {level: COMPRESSED.test(name) ? 0 : 9, mtime}];
   }
   return zip(ordered, {mtime});
 }

@@ -61,7 +61,8 @@ export interface Resources {
 }
 
 export interface PrintSession {
-  print(html: string, options: {timeoutMs: number}): Promise<Uint8Array>;
+  /** `tagged: false` for a layout-only print: the same pages, without the costly tag tree. */
+  print(html: string, options: {timeoutMs: number; tagged?: boolean}): Promise<Uint8Array>;
   /** Requests that were refused (outside our resources). */
   refused: string[];
   close(): Promise<void>;
@@ -157,12 +158,12 @@ export async function openBrowser(resources: Resources, log: (message: string) =
   });
   return {
     refused,
-    async print(html, {timeoutMs}) {
+    async print(html, {timeoutMs, tagged = true}) {
       current = html;
       const work = (async () => {
         await page.goto(`${ORIGIN}/`, {waitUntil: 'load', timeout: timeoutMs});
         await page.evaluateHandle('document.fonts.ready').catch(() => undefined);
-        return page.pdf({preferCSSPageSize: true, printBackground: true, tagged: true, outline: false, timeout: timeoutMs});
+        return page.pdf({preferCSSPageSize: true, printBackground: true, tagged, outline: false, timeout: timeoutMs});
       })();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

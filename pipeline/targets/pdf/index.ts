@@ -99,7 +99,7 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
       placeholders = withPlaceholders;
       // Pass 1: layout with placeholder numbers; learn where everything lands.
       const first = printDocument(book, css, {probe: true});
-      const pdf1 = await time('pass1', () => session.print(first.html, {timeoutMs}));
+      const pdf1 = await time('pass1', () => session.print(first.html, {timeoutMs, tagged: false}));
       const dests1 = readDestinations(await PDFDocument.load(pdf1, {updateMetadata: false}));
       // Chrome occasionally records no destination for an inline anchor: use its block's.
       for (const id of first.measuredIds) {
