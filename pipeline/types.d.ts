@@ -4,6 +4,7 @@ declare module '@citation-js/core' {
     data: {id: string}[];
     format(kind: 'bibliography' | 'citation', options?: Record<string, unknown>): string;
   }
+  export const plugins: {config: {get(name: string): unknown}; input: {util: {clean(data: unknown[]): unknown[]}}};
 }
 declare module '@citation-js/plugin-bibtex';
 declare module '@citation-js/plugin-csl';

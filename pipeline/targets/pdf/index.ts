@@ -132,13 +132,13 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
       options.log?.(`Page layout changed between passes (${result.mismatches[0]}); measuring again with images.`);
       result = await layout(false);
     }
-    const {plan, second, pdf2, doc2, dests2, mismatches} = result;
+    const {plan, second, doc2, dests2, mismatches} = result;
     if (mismatches.length > 0) options.log?.(`Page numbers moved between passes (${mismatches.join('; ')}); the table of contents may be off.`);
 
     const pageCount = doc2.getPageCount();
     const pages = pageInfos(book, second.blocks, plan, pageCount);
     const font = fs.readFileSync(require.resolve('@fontsource/source-sans-3/files/source-sans-3-latin-400-normal.woff'));
-    const bytes = await time('finish', () => finishPdf(pdf2, {
+    const bytes = await time('finish', () => finishPdf(doc2, {
       book, pages, bodyStart: plan.bodyStart - 1, outline: outlineOf(book), destinations: dests2,
       sourceDateEpoch: options.sourceDateEpoch, font, creator: 'book-pipeline (Markdown → EPUB 3 + print PDF)',
     }));
