@@ -6,7 +6,7 @@
  */
 import {
   PDFDocument, PDFName, PDFDict, PDFArray, PDFHexString, PDFNumber, PDFNull, PDFRef, PDFString, PDFStream,
-  StandardFonts, rgb, beginMarkedContent, endMarkedContent, type PDFFont, type PDFPage,
+  StandardFonts, ParseSpeeds, rgb, beginMarkedContent, endMarkedContent, type PDFFont, type PDFPage,
 } from 'pdf-lib';
 import fontkit from '@pdf-lib/fontkit';
 import {createHash} from 'node:crypto';
@@ -42,7 +42,7 @@ export interface FinishOptions {
 
 /** `pdf`: Chrome's bytes, or the document already read from them (reading 20 MB takes a second). */
 export async function finishPdf(pdf: Uint8Array | PDFDocument, options: FinishOptions): Promise<Uint8Array> {
-  const doc = pdf instanceof PDFDocument ? pdf : await PDFDocument.load(pdf, {updateMetadata: false});
+  const doc = pdf instanceof PDFDocument ? pdf : await PDFDocument.load(pdf, {updateMetadata: false, parseSpeed: ParseSpeeds.Fastest});
   doc.registerFontkit(fontkit);
   let font: PDFFont;
   try {
@@ -90,7 +90,8 @@ export async function finishPdf(pdf: Uint8Array | PDFDocument, options: FinishOp
   // A file identifier made from the book and the date (Chrome's is made from the clock).
   const id = createHash('md5').update(`${JSON.stringify(config.identifiers)}\n${config.title}\n${options.sourceDateEpoch}`).digest('hex');
   doc.context.trailerInfo.ID = doc.context.obj([PDFHexString.of(id), PDFHexString.of(id)]);
-  return doc.save({useObjectStreams: false, updateFieldAppearances: false});
+  // Without a pause for a timer tick every 50 objects (pdf-lib's default, for browsers).
+  return doc.save({useObjectStreams: false, updateFieldAppearances: false, objectsPerTick: Infinity});
 }
 
 function drawFurniture(page: PDFPage, index: number, info: PageInfo, font: PDFFont, bleed: number, top: number, bottom: number, outer: number) {

@@ -7,7 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {createRequire} from 'node:module';
-import {PDFDocument} from 'pdf-lib';
+import {PDFDocument, ParseSpeeds} from 'pdf-lib';
+
+/**
+ * pdf-lib pauses for a timer tick every 100 objects by default (to keep a browser responsive):
+ * on a 900-page PDF that is a second of waiting. Nothing here needs it.
+ */
+export const READ = {updateMetadata: false, parseSpeed: ParseSpeeds.Fastest} as const;
 import type {Asset, Book} from '../../model.ts';
 import {scaleAssets} from '../../stages/scale.ts';
 import {toPoints} from './html.ts';
@@ -100,7 +106,7 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
       // Pass 1: layout with placeholder numbers; learn where everything lands.
       const first = printDocument(book, css, {probe: true});
       const pdf1 = await time('pass1', () => session.print(first.html, {timeoutMs, tagged: false}));
-      const dests1 = readDestinations(await PDFDocument.load(pdf1, {updateMetadata: false}));
+      const dests1 = readDestinations(await PDFDocument.load(pdf1, READ));
       // Chrome occasionally records no destination for an inline anchor: use its block's.
       for (const id of first.measuredIds) {
         const block = first.enclosingBlock.get(id);
@@ -116,7 +122,7 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
       placeholders = false;
       const second = printDocument(book, css, {folios: plan.folios, blanksBefore: plan.blanksBefore});
       const pdf2 = await time('pass2', () => session.print(second.html, {timeoutMs}));
-      const doc2 = await PDFDocument.load(pdf2, {updateMetadata: false});
+      const doc2 = await PDFDocument.load(pdf2, READ);
       const dests2 = readDestinations(doc2);
       const mismatches: string[] = [];
       for (const block of second.blocks) {
