@@ -77,7 +77,8 @@ async function main() {
   const chapters = generated.chapters;
   const edit = (i: number) => {
     const file = path.join(manuscript, chapters[(7 + i * 5) % chapters.length]!);
-    fs.appendFileSync(file, `${EDIT}\nEdit number ${i + 1} (${Date.now()}).\n`);
+    // Unique within the run (the work folder and its cache are new): no clock needed.
+    fs.appendFileSync(file, `${EDIT}\nEdit number ${i + 1}.\n`);
     return file;
   };
   say(`Book: ${generated.words.toLocaleString('en')} words, ${chapters.length} chapters, ${generated.images.total} images (${(generated.images.bytes / 1e6).toFixed(1)} MB); ${os.availableParallelism?.() ?? os.cpus().length} cores, Node ${process.versions.node}`);
@@ -173,7 +174,7 @@ async function main() {
         for (let i = 0; i < Math.max(3, runs); i++) {
           const rel = chapters[(3 + i * 7) % chapters.length]!;
           const id = `ch${String(chapters.indexOf(rel) + 1).padStart(2, '0')}`;
-          const marker = `Preview latency marker ${i} ${Date.now()}`;
+          const marker = `Preview latency marker ${i}`;
           const next = `event: build\ndata: ${preview.build + 1}\n`;
           const started = performance.now();
           const cpu = process.cpuUsage();

@@ -66,9 +66,7 @@ export class CacheStore {
       }
       this.stats.hits++;
       this.used.add(file);
-      // The modification time records the last use, for pruning.
-      const now = new Date();
-      fs.utimes(file, now, now, () => {});
+      touch(file, stored[0]!);
       return bytes;
     } catch {
       return undefined;
@@ -152,4 +150,16 @@ function writerRuns(name: string): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Records a use of an entry in its modification time, for pruning: its first byte is written
+ * again unchanged, so the file system stamps the time (the pipeline never reads the clock).
+ * In the background; a cache that cannot be written simply keeps the old time.
+ */
+function touch(file: string, firstByte: number): void {
+  fs.open(file, 'r+', (error, fd) => {
+    if (error) return;
+    fs.write(fd, Buffer.of(firstByte), 0, 1, 0, () => fs.close(fd, () => {}));
+  });
 }

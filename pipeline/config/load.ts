@@ -11,33 +11,37 @@ export interface LoadedConfig {
   config?: BookConfig;
 }
 
-export function parseConfig(text: string, path: string): LoadedConfig {
-  const file = new VFile({path, value: text});
+/**
+ * A YAML document and its value. Syntax errors, and documents that expand aliases without bound
+ * (a "billion laughs" file, which yaml refuses), become fatal messages on `file`; then no value.
+ */
+export function readYaml(text: string, file: VFile): {doc: ReturnType<typeof parseDocument>; lineCounter: LineCounter; value?: unknown} {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {lineCounter, prettyErrors: false, uniqueKeys: true});
+  const fail = (reason: string, offset: number) => {
+    const pos = lineCounter.linePos(offset);
+    file.message(`Malformed YAML: ${reason.split('\n')[0]}`, {place: {line: pos.line, column: pos.col}, ruleId: 'yaml-syntax', source: 'book'}).fatal = true;
+  };
+  for (const error of doc.errors) fail(error.message, error.pos[0]);
+  if (doc.errors.length > 0) return {doc, lineCounter};
+  try {
+    return {doc, lineCounter, value: doc.toJS()};
+  } catch (error) {
+    fail((error as Error).message, 0);
+    return {doc, lineCounter};
+  }
+}
+
+export function parseConfig(text: string, path: string): LoadedConfig {
+  const file = new VFile({path, value: text});
+  const {doc, lineCounter, value: data} = readYaml(text, file);
+  if (file.messages.length > 0) return {file};
   const place = (offset: number, end?: number) => {
     const start = lineCounter.linePos(offset);
     return end === undefined
       ? {line: start.line, column: start.col}
       : {start: {line: start.line, column: start.col}, end: toPoint(lineCounter.linePos(end))};
   };
-  for (const error of doc.errors) {
-    file.message(`Malformed YAML: ${error.message.split('\n')[0]}`, {
-      place: place(error.pos[0]),
-      ruleId: 'yaml-syntax',
-      source: 'book',
-    }).fatal = true;
-  }
-  if (doc.errors.length > 0) return {file};
-
-  let data: unknown;
-  try {
-    data = doc.toJS();
-  } catch (error) {
-    // yaml refuses documents that expand aliases without bound (a "billion laughs" file).
-    file.message(`Malformed YAML: ${(error as Error).message.split('\n')[0]}`, {place: {line: 1, column: 1}, ruleId: 'yaml-syntax', source: 'book'}).fatal = true;
-    return {file};
-  }
   const result = bookSchema.safeParse(data);
   if (result.success) return {file, config: result.data};
 

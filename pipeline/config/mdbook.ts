@@ -17,6 +17,7 @@ import type {Root, RootContent, List, ListItem, Paragraph, Link} from 'mdast';
 import {VFile} from 'vfile';
 import {parseDocument, LineCounter, isNode, isMap, isScalar, type Node as YamlNode} from 'yaml';
 import {bookSchema, type BookConfig} from './schema.ts';
+import {readYaml} from './load.ts';
 import {readInside, OutsideManuscriptError} from '../io/files.ts';
 
 /** One entry of SUMMARY.md. */
@@ -386,22 +387,9 @@ export async function loadMdBookProject(root: string, show: (rel: string) => str
   if (yamlText !== undefined) {
     yamlFile = new VFile({path: show('book.yaml'), value: yamlText});
     files.push(yamlFile);
-    const lineCounter = new LineCounter();
-    const doc = parseDocument(yamlText, {lineCounter, prettyErrors: false, uniqueKeys: true});
+    const {doc, lineCounter, value} = readYaml(yamlText, yamlFile);
     yamlPlaceOf = (keys) => yamlPlace(yamlText!, doc, lineCounter, keys);
-    for (const error of doc.errors) {
-      const pos = lineCounter.linePos(error.pos[0]);
-      yamlFile.message(`Malformed YAML: ${error.message.split('\n')[0]}`, {place: {line: pos.line, column: pos.col}, source: 'book', ruleId: 'yaml-syntax'}).fatal = true;
-    }
-    if (doc.errors.length > 0) return {files};
-    let value: unknown;
-    try {
-      value = doc.toJS();
-    } catch (error) {
-      // yaml refuses documents that expand aliases without bound (a "billion laughs" file).
-      yamlFile.message(`Malformed YAML: ${(error as Error).message.split('\n')[0]}`, {place: {line: 1, column: 1}, source: 'book', ruleId: 'yaml-syntax'}).fatal = true;
-      return {files};
-    }
+    if (yamlFile.messages.length > 0) return {files};
     if (value != null && (typeof value !== 'object' || Array.isArray(value))) {
       yamlFile.message('book.yaml beside book.toml is a mapping of fields such as `publisher:` and `license:`', {place: {line: 1, column: 1}, source: 'book', ruleId: 'config-schema'}).fatal = true;
       return {files};

@@ -40,7 +40,7 @@ export function removeStagingNow(): void {
  */
 export async function checkOutputFolder(outDir: string): Promise<void> {
   try {
-    await makeFolder(outDir);
+    makeFolderSync(outDir);
     await removeStaleStaging(outDir);
     const probe = await fs.mkdtemp(path.join(outDir, `.staging-${process.pid}-`));
     await fs.rm(probe, {recursive: true, force: true});
@@ -52,7 +52,7 @@ export async function checkOutputFolder(outDir: string): Promise<void> {
 export async function writeOutputsAtomically(outDir: string, outputs: Map<string, Uint8Array>): Promise<void> {
   let staging: string | undefined;
   try {
-    await makeFolder(outDir);
+    makeFolderSync(outDir);
     await removeStaleStaging(outDir);
     if (!exitHook) {
       exitHook = true;
@@ -86,11 +86,6 @@ export async function writeOutputsAtomically(outDir: string, outputs: Map<string
  * `mkdir -p`, one level at a time. Node's own recursive mkdir never returns for a folder that
  * cannot be created inside an existing one (`/proc/x`): it retries the parent forever.
  */
-async function makeFolder(dir: string): Promise<void> {
-  makeFolderSync(dir);
-}
-
-/** makeFolder, synchronous (the build cache writes synchronously too). */
 export function makeFolderSync(dir: string): void {
   const missing: string[] = [];
   for (let current = path.resolve(dir); ; current = path.dirname(current)) {

@@ -266,10 +266,10 @@ function splitCitations(node: Text): PhrasingContent[] {
   const matches: {start: number; end: number; node: PhrasingContent}[] = [];
   for (const match of value.matchAll(CITATION_GROUP)) {
     if (!match[1]!.includes('@')) continue;
-    const segments = match[1]!.split(';').filter((segment) => segment.trim() !== '');
+    const parsed = match[1]!.split(';').filter((segment) => segment.trim() !== '').map(parseCiteItem);
     // As before: the group must end with an `@key` item; other items without one are dropped.
-    if (segments.length === 0 || !parseCiteItem(segments.at(-1)!)) continue;
-    const items = segments.map(parseCiteItem).filter((item): item is CiteItem => item !== undefined);
+    if (!parsed.at(-1)) continue;
+    const items = parsed.filter((item): item is CiteItem => item !== undefined);
     const xrefs = items.filter((item) => isXref(item.key));
     const at = positionIn(node, match.index!, match[0].length);
     const element =

@@ -13,6 +13,12 @@ import {createHash} from 'node:crypto';
 import type {Book} from '../../model.ts';
 import type {Destination} from './read.ts';
 
+/**
+ * How Chrome's PDFs are read: as printed (no producer or dates added), and without pdf-lib's
+ * pause for a timer tick every 100 objects (meant for browsers; a second on 900 pages).
+ */
+export const READ = {updateMetadata: false, parseSpeed: ParseSpeeds.Fastest} as const;
+
 export interface PageInfo {
   /** Folio as printed, '' when the page shows none. */
   folio: string;
@@ -42,7 +48,7 @@ export interface FinishOptions {
 
 /** `pdf`: Chrome's bytes, or the document already read from them (reading 20 MB takes a second). */
 export async function finishPdf(pdf: Uint8Array | PDFDocument, options: FinishOptions): Promise<Uint8Array> {
-  const doc = pdf instanceof PDFDocument ? pdf : await PDFDocument.load(pdf, {updateMetadata: false, parseSpeed: ParseSpeeds.Fastest});
+  const doc = pdf instanceof PDFDocument ? pdf : await PDFDocument.load(pdf, READ);
   doc.registerFontkit(fontkit);
   let font: PDFFont;
   try {
@@ -229,26 +235,22 @@ export {PDFString, PDFArray};
  * names keep their order (the ID tree stays sorted) and the same document gets the same names.
  */
 export function renumberStructureIds(doc: PDFDocument): void {
-  const NAME = /^node(\d+)$/;
-  const found = new Set<number>();
-  const visit = (value: unknown, replace?: (next: PDFString) => void, rename?: Map<number, string>) => {
+  // Every place that holds such a name, with a way to put another there.
+  const found: {n: number; put: (name: string) => void}[] = [];
+  const visit = (value: unknown, put: (next: PDFString) => void) => {
     if (value instanceof PDFString || value instanceof PDFHexString) {
-      const match = NAME.exec(value.decodeText());
-      if (!match) return;
-      if (!rename) found.add(Number(match[1]));
-      else replace?.(PDFString.of(rename.get(Number(match[1]))!));
+      const match = /^node(\d+)$/.exec(value.decodeText());
+      if (match) found.push({n: Number(match[1]), put: (name) => put(PDFString.of(name))});
     } else if (value instanceof PDFDict) {
-      for (const [key, entry] of value.entries()) visit(entry, (next) => value.set(key, next), rename);
+      for (const [key, entry] of value.entries()) visit(entry, (next) => value.set(key, next));
     } else if (value instanceof PDFArray) {
-      for (let i = 0; i < value.size(); i++) visit(value.get(i), (next) => value.set(i, next), rename);
+      for (let i = 0; i < value.size(); i++) visit(value.get(i), (next) => value.set(i, next));
     }
   };
-  const objects = doc.context.enumerateIndirectObjects().map(([, object]) => object);
   // Streams (page content, images, fonts) are left alone: only their dictionaries are looked at.
-  const dictOf = (object: unknown) => (object instanceof PDFStream ? object.dict : object);
-  for (const object of objects) visit(dictOf(object));
-  if (found.size === 0) return;
-  const width = Math.max(8, String(found.size).length);
-  const rename = new Map([...found].sort((a, b) => a - b).map((n, i) => [n, `node${String(i + 1).padStart(width, '0')}`]));
-  for (const object of objects) visit(dictOf(object), undefined, rename);
+  for (const [, object] of doc.context.enumerateIndirectObjects()) visit(object instanceof PDFStream ? object.dict : object, () => {});
+  const ranks = [...new Set(found.map((f) => f.n))].sort((a, b) => a - b);
+  const width = Math.max(8, String(ranks.length).length);
+  const rank = new Map(ranks.map((n, i) => [n, `node${String(i + 1).padStart(width, '0')}`]));
+  for (const {n, put} of found) put(rank.get(n)!);
 }

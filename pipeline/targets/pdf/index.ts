@@ -7,20 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {createRequire} from 'node:module';
-import {PDFDocument, ParseSpeeds} from 'pdf-lib';
-
-/**
- * pdf-lib pauses for a timer tick every 100 objects by default (to keep a browser responsive):
- * on a 900-page PDF that is a second of waiting. Nothing here needs it.
- */
-export const READ = {updateMetadata: false, parseSpeed: ParseSpeeds.Fastest} as const;
+import {PDFDocument} from 'pdf-lib';
 import type {Asset, Book} from '../../model.ts';
 import {scaleAssets} from '../../stages/scale.ts';
 import {toPoints} from './html.ts';
 import {printDocument, type Block} from './html.ts';
 import {openBrowser, type Resources} from './chrome.ts';
 import {readDestinations, type Destination} from './read.ts';
-import {finishPdf, type PageInfo, type OutlineItem} from './finish.ts';
+import {finishPdf, READ, type PageInfo, type OutlineItem} from './finish.ts';
 
 const require = createRequire(import.meta.url);
 
