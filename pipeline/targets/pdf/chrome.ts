@@ -47,11 +47,22 @@ function isExecutableFile(file: string): boolean {
   }
 }
 
-/** Chrome's user-data folders of this process, removed on exit (also after Ctrl+C). */
-const userDataDirs = new Set<string>();
+/** Chrome's user-data folders of this process (and the Chrome using each), removed on exit (also after Ctrl+C). */
+const userDataDirs = new Map<string, number | undefined>();
 let exitHook = false;
 function removeUserDataDirs() {
-  for (const dir of userDataDirs) fs.rmSync(dir, {recursive: true, force: true});
+  for (const [dir, pid] of userDataDirs) {
+    // A Chrome still running keeps writing into its folder: stop it first (exit handlers cannot
+    // wait for a polite close), and never throw from here.
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    try {
+      fs.rmSync(dir, {recursive: true, force: true, maxRetries: 5, retryDelay: 20});
+    } catch {}
+  }
   userDataDirs.clear();
 }
 
@@ -73,7 +84,7 @@ let warnedNoSandbox = false;
 export async function openBrowser(resources: Resources, log: (message: string) => void = () => {}): Promise<PrintSession> {
   const executablePath = findChrome();
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'book-chrome-'));
-  userDataDirs.add(userDataDir);
+  userDataDirs.set(userDataDir, undefined);
   if (!exitHook) {
     exitHook = true;
     process.once('exit', removeUserDataDirs);
@@ -109,6 +120,7 @@ export async function openBrowser(resources: Resources, log: (message: string) =
     userDataDirs.delete(userDataDir);
     throw new ChromeNotFoundError(`Cannot start Chrome at ${executablePath}: ${(error as Error).message.split('\n')[0]}`);
   }
+  userDataDirs.set(userDataDir, browser.process()?.pid);
   const refused: string[] = [];
   const refuse = (url: string) => {
     const shown = url.length > 200 ? `${url.slice(0, 197)}…` : url;
