@@ -71,15 +71,6 @@ export interface MdBookProject {
   tomlFile: VFile;
 }
 
-/** An mdBook project is a folder with book.toml; book.yaml beside it only adds metadata. */
-export async function isMdBookProject(root: string): Promise<boolean> {
-  try {
-    return (await fs.stat(path.join(root, 'book.toml'))).isFile();
-  } catch {
-    return false;
-  }
-}
-
 const BUILTIN_PREPROCESSORS = new Set(['links', 'index']);
 const STRUCTURE_FIELDS = ['front', 'parts', 'back'] as const;
 

@@ -1,138 +1,197 @@
 /**
- * Citations with citation-js (BibTeX in, CSL formatting out). Pure: text in, entries out.
+ * The book's bibliography: which keys exist (for the checks in resolve.ts) and the formatted
+ * citations and entries. The formatting itself is citeproc.ts; this module decides where it
+ * runs and remembers its results.
+ *
+ * A cold build reads the BibTeX and formats in a worker thread, so that the second core works
+ * on citations (about two seconds for a few hundred) while this thread parses the chapters and
+ * checks the images. A build cache remembers what was read and formatted, keyed by the sources
+ * and the style, so that a rebuild usually needs neither the thread nor citation-js.
  */
-import {Cite, plugins} from '@citation-js/core';
-import '@citation-js/plugin-bibtex';
-import '@citation-js/plugin-csl';
+import {createHash} from 'node:crypto';
+import {Worker} from 'node:worker_threads';
 import {VFile} from 'vfile';
+import {parseBibliography, formatReferences as formatHere, type ParsedBibliography, type CitationRequest, type References} from './citeproc.ts';
+import type {WorkerInput, WorkerReply} from './citeproc-worker.ts';
+
+export type {CitationRequest, CiteItem, References} from './citeproc.ts';
 
 export interface Bibliography {
-  cite: Cite | undefined;
-  /** The entries as citation-js hands them to citeproc (cleaned once, not on every citation). */
-  csl: unknown[];
+  /** The entries as citeproc reads them. */
+  csl: {id: string}[];
   keys: Set<string>;
   style: string;
   files: VFile[];
   /**
-   * Formatted citations and bibliographies by request. Formatting is a pure function of the
-   * entries, the style, the language and the request, and costs milliseconds per citation, so
-   * each request is formatted once; a build cache keeps the memo between builds (keyed by the
-   * bibliography sources and the style).
+   * Formatted references by request, and what was read from the sources (under `parsed`).
+   * Formatting is a pure function of the entries, the style, the language, the set of cited
+   * entries and the request; a build cache keeps the memo between builds.
    */
   memo?: Map<string, string>;
+  /** The worker thread that read the sources, until it has formatted the references. */
+  thread?: BibliographyThread;
 }
 
-export function loadBibliography(sources: {path: string; text: string}[], style: string): Bibliography {
-  const keys = new Set<string>();
-  const data: unknown[] = [];
-  const files: VFile[] = [];
-  for (const source of sources) {
-    const file = new VFile({path: source.path, value: source.text});
-    files.push(file);
-    let entries: {id: string}[] = [];
-    try {
-      entries = new Cite(source.text).data as {id: string}[];
-    } catch (error) {
-      file.message(`Cannot read the bibliography: ${(error as Error).message.split('\n')[0]}`, {
-        place: {line: 1, column: 1}, source: 'book', ruleId: 'bibliography',
-      }).fatal = true;
-      continue;
-    }
-    const declared = [...source.text.matchAll(/^\s*@(\w+)\s*\{\s*([^,\s]+)\s*,/gm)];
-    for (const match of declared) {
-      if (!entries.some((entry) => entry.id === match[2])) {
-        const line = source.text.slice(0, match.index).split('\n').length;
-        file.message(`Cannot read bibliography entry \`${match[2]}\``, {place: {line, column: 1}, source: 'book', ruleId: 'bibliography'});
-      }
-    }
-    for (const entry of entries) {
-      if (keys.has(entry.id)) {
-        const at = source.text.indexOf(entry.id);
-        const line = at >= 0 ? source.text.slice(0, at).split('\n').length : 1;
-        file.message(`Duplicate citation key \`${entry.id}\`; the first definition is used`, {
-          place: {line, column: 1}, source: 'book', ruleId: 'duplicate-citation-key',
-        });
-        continue;
-      }
-      keys.add(entry.id);
-      data.push(entry);
-    }
+type Source = {path: string; text: string};
+
+const PARSED = 'parsed';
+
+function remembered(memo: Map<string, string> | undefined): ParsedBibliography | undefined {
+  const known = memo?.get(PARSED);
+  if (known === undefined) return undefined;
+  try {
+    return JSON.parse(known) as ParsedBibliography;
+  } catch {
+    return undefined;
   }
-  const cite = data.length > 0 ? new Cite(data) : undefined;
-  const csl = cite ? plugins.input.util.clean(cite.data) : [];
-  return {cite, csl, keys, style, files, memo: new Map()};
 }
 
-export interface CiteItem {
-  key: string;
-  prefix?: string;
-  locator?: string;
+function bibliographyOf(sources: Source[], style: string, parsed: ParsedBibliography, memo: Map<string, string> | undefined): Bibliography {
+  const files = sources.map((source) => new VFile({path: source.path, value: source.text}));
+  for (const problem of parsed.problems) {
+    files[problem.source]!.message(problem.reason, {place: {line: problem.line, column: 1}, source: 'book', ruleId: problem.ruleId}).fatal = problem.fatal;
+  }
+  memo?.set(PARSED, JSON.stringify(parsed));
+  return {csl: parsed.csl, keys: new Set(parsed.csl.map((entry) => entry.id)), style, files, ...(memo ? {memo} : {})};
 }
 
-/** "(Sculley et al., 2015, p. 3; Amershi et al., 2019)" or, narrative, "Sculley et al. (2015)". */
-export function formatCitation(bib: Bibliography, items: CiteItem[], mode: 'paren' | 'narrative', lang: string): string {
-  if (!bib.cite) return '';
-  const memoKey = JSON.stringify(['citation', items, mode, lang]);
-  const known = bib.memo?.get(memoKey);
-  if (known !== undefined) return known;
-  const text = formatCitationUncached(bib, items, mode, lang);
-  bib.memo?.set(memoKey, text);
-  return text;
+/** Reads the sources in this thread. */
+export function loadBibliography(sources: Source[], style: string, memo?: Map<string, string>): Bibliography {
+  return bibliographyOf(sources, style, remembered(memo) ?? parseBibliography(sources), memo);
 }
 
-function formatCitationUncached(bib: Bibliography, items: CiteItem[], mode: 'paren' | 'narrative', lang: string): string {
-  const entry = items.map((item) => {
-    const locator = parseLocator(item.locator);
-    return {id: item.key, ...(locator ?? {}), ...(item.prefix ? {prefix: `${item.prefix} `} : {})};
+/**
+ * Reads the sources in a worker thread, unless the memo knows them; the caller goes on with
+ * other work and awaits the result when it needs the keys. The thread then prepares the style
+ * and waits for `formatReferences`. Without a thread (it could not start), reads them here.
+ */
+export async function openBibliography(sources: Source[], style: string, lang: string, memo?: Map<string, string>): Promise<Bibliography> {
+  const known = remembered(memo);
+  if (known || sources.length === 0) return loadBibliography(sources, style, memo);
+  const thread = BibliographyThread.start({sources: sources.map((s) => ({text: s.text})), style, lang});
+  const parsed = thread ? await thread.parsed.catch(() => undefined) : undefined;
+  if (!parsed) {
+    thread?.close();
+    return loadBibliography(sources, style, memo);
+  }
+  const bib = bibliographyOf(sources, style, parsed, memo);
+  if (thread) bib.thread = thread;
+  return bib;
+}
+
+interface Keys {
+  citations: string[];
+  bibliography: string;
+}
+
+function memoKeys(requests: CitationRequest[], cited: string[], lang: string): Keys {
+  const registry = createHash('sha256').update(cited.join('\n')).digest('hex').slice(0, 16);
+  return {
+    citations: requests.map(({items, mode}) => JSON.stringify(['citation', items, mode, lang, registry])),
+    bibliography: JSON.stringify(['bibliography', cited, lang]),
+  };
+}
+
+/** What the memo knows, and which requests (by index) and whether the bibliography it lacks. */
+function fromMemo(bib: Bibliography, keys: Keys) {
+  const citations = keys.citations.map((key) => bib.memo?.get(key));
+  const storedBibliography = bib.memo?.get(keys.bibliography);
+  const missing = citations.flatMap((text, i) => (text === undefined ? [i] : []));
+  return {citations, bibliography: storedBibliography === undefined ? undefined : JSON.parse(storedBibliography) as References['bibliography'], missing};
+}
+
+function remember(bib: Bibliography, keys: Keys, known: ReturnType<typeof fromMemo>, fresh: References): References {
+  known.missing.forEach((index, i) => {
+    known.citations[index] = fresh.citations[i]!;
+    bib.memo?.set(keys.citations[index]!, fresh.citations[i]!);
   });
-  // What `cite.format('citation', …)` does, minus cleaning every entry again on each call (half
-  // the time on a book with hundreds of citations): citation-js's cached engine, one cluster.
-  const engine = cslEngine(bib.csl, bib.style, cslLang(lang), 'text');
-  const text = String(engine.rebuildProcessorState([{citationItems: entry, properties: {noteIndex: 0}}], 'text', [])[0]![2]);
-  if (mode === 'paren' || items.length !== 1) return text;
-  const inner = /^\((.*)\)$/.exec(text)?.[1];
-  const split = inner ? /^(.*?),\s*(\d{4}[a-z]?.*)$/.exec(inner) : null;
-  return split ? `${split[1]} (${split[2]})` : text;
+  if (!known.bibliography) bib.memo?.set(keys.bibliography, JSON.stringify(fresh.bibliography));
+  return {citations: known.citations as string[], bibliography: known.bibliography ?? fresh.bibliography};
 }
 
-function parseLocator(locator: string | undefined): {locator: string; label: string} | undefined {
-  if (!locator) return undefined;
-  const match = /^(p|pp|page|pages|chap|chapter|sec|section|fig|figure)\.?\s*(.+)$/i.exec(locator.trim());
-  if (!match) return {locator: locator.trim(), label: 'page'};
-  const label = {p: 'page', pp: 'page', page: 'page', pages: 'page', chap: 'chapter', chapter: 'chapter', sec: 'section', section: 'section', fig: 'figure', figure: 'figure'}[match[1]!.toLowerCase()] ?? 'page';
-  return {locator: match[2]!, label};
+/**
+ * Every citation of the book and the bibliography of the cited entries (in first-cited order),
+ * in this thread. See citeproc.ts for what one registry per book means.
+ */
+export function formatReferencesSync(bib: Bibliography, requests: CitationRequest[], cited: string[], lang: string): References {
+  if (cited.length === 0) return {citations: requests.map(() => ''), bibliography: []};
+  const keys = memoKeys(requests, cited, lang);
+  const known = fromMemo(bib, keys);
+  if (known.missing.length === 0 && known.bibliography) return remember(bib, keys, known, {citations: [], bibliography: []});
+  const fresh = formatHere(bib.csl, bib.style, lang, known.missing.map((i) => requests[i]!), cited, !known.bibliography);
+  return remember(bib, keys, known, fresh);
 }
 
-/** Bibliography entries as HTML strings, sorted by the style, for the keys cited. */
-export function formatBibliography(bib: Bibliography, keys: string[], lang: string): {key: string; html: string}[] {
-  if (!bib.cite || keys.length === 0) return [];
-  const memoKey = JSON.stringify(['bibliography', keys, lang]);
-  const known = bib.memo?.get(memoKey);
-  if (known !== undefined) return JSON.parse(known) as {key: string; html: string}[];
-  const entries = formatBibliographyUncached(bib, keys, lang);
-  bib.memo?.set(memoKey, JSON.stringify(entries));
-  return entries;
-}
-
-function formatBibliographyUncached(bib: Bibliography, keys: string[], lang: string): {key: string; html: string}[] {
-  const html = String(bib.cite!.format('bibliography', {template: bib.style, lang: cslLang(lang), format: 'html', entry: keys}));
-  const entries: {key: string; html: string}[] = [];
-  for (const match of html.matchAll(/<div data-csl-entry-id="([^"]+)" class="csl-entry">([\s\S]*?)<\/div>/g)) {
-    entries.push({key: match[1]!, html: match[2]!.trim()});
+/** As formatReferencesSync, in the worker thread when one was started; ends the thread. */
+export async function formatReferences(bib: Bibliography, requests: CitationRequest[], cited: string[], lang: string): Promise<References> {
+  const thread = bib.thread;
+  delete bib.thread;
+  if (!thread || cited.length === 0) {
+    thread?.close();
+    return formatReferencesSync(bib, requests, cited, lang);
   }
-  return entries;
+  const keys = memoKeys(requests, cited, lang);
+  const known = fromMemo(bib, keys);
+  try {
+    if (known.missing.length === 0 && known.bibliography) return remember(bib, keys, known, {citations: [], bibliography: []});
+    const fresh = await thread.format(known.missing.map((i) => requests[i]!), cited, !known.bibliography).catch(() => undefined);
+    return fresh ? remember(bib, keys, known, fresh) : formatReferencesSync(bib, requests, cited, lang);
+  } finally {
+    thread.close();
+  }
 }
 
-interface CslEngine {
-  rebuildProcessorState(citations: {citationItems: unknown[]; properties: {noteIndex: number}}[], format: string, uncited: string[]): [string, number, string][];
+/** Ends a worker thread that is no longer needed (a build that stopped early). */
+export function closeBibliography(bib: Bibliography | undefined): void {
+  bib?.thread?.close();
+  if (bib) delete bib.thread;
 }
 
-/** citation-js's `prepareEngine` (engines are cached by style and locale). */
-function cslEngine(data: unknown[], style: string, lang: string, format: string): CslEngine {
-  const csl = plugins.config.get('@csl') as {engine: (data: unknown[], style: string, lang: string, format: string) => CslEngine};
-  return csl.engine(data, style, lang, format);
-}
+class BibliographyThread {
+  readonly parsed: Promise<ParsedBibliography>;
+  private formatted: ((reply: WorkerReply) => void) | undefined;
+  private failed: ((error: Error) => void) | undefined;
 
-function cslLang(lang: string): string {
-  return lang === 'en' ? 'en-US' : lang;
+  private constructor(private readonly worker: Worker) {
+    // Never keeps the process alive: a build that ends early simply leaves it behind.
+    worker.unref();
+    this.parsed = new Promise((resolve, reject) => {
+      const fail = (error: Error) => {
+        reject(error);
+        this.failed?.(error);
+      };
+      worker.on('error', fail);
+      worker.on('exit', () => fail(new Error('The bibliography thread stopped')));
+      worker.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'parsed') resolve(reply.parsed);
+        else if (reply.type === 'failed') fail(new Error(reply.message));
+        else this.formatted?.(reply);
+      });
+    });
+    this.parsed.catch(() => {});
+  }
+
+  static start(input: Omit<WorkerInput, 'module'>): BibliographyThread | undefined {
+    try {
+      const module = new URL('./citeproc-worker.ts', import.meta.url).href;
+      return new BibliographyThread(new Worker(new URL('../thread.mjs', import.meta.url), {workerData: {...input, module} satisfies WorkerInput}));
+    } catch {
+      return undefined;
+    }
+  }
+
+  format(requests: CitationRequest[], cited: string[], withBibliography: boolean): Promise<References> {
+    return new Promise((resolve, reject) => {
+      this.failed = reject;
+      this.formatted = (reply) => {
+        if (reply.type === 'formatted') resolve(reply.references);
+      };
+      this.worker.postMessage({requests, cited, withBibliography});
+    });
+  }
+
+  close(): void {
+    this.failed = undefined;
+    void this.worker.terminate();
+  }
 }

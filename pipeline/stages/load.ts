@@ -11,11 +11,9 @@ import type {Book, Doc, Label, Part} from '../model.ts';
 import {parseConfig} from '../config/load.ts';
 import {readInside, OutsideManuscriptError} from '../io/files.ts';
 import {parseDoc, type DocInput, type ImageRef, type ParsedDoc} from './markdown.ts';
-import {loadBibliography} from './bibliography.ts';
-import {resolveBook, glossaryFromYaml} from './resolve.ts';
+import {openBibliography, formatReferences, closeBibliography} from './bibliography.ts';
+import {resolveBook, attachReferences, glossaryFromYaml} from './resolve.ts';
 import {loadAssets, type ImageMemo} from './assets.ts';
-import {isMdBookProject} from '../config/mdbook.ts'; // [mdbook]
-import {loadMdBook} from './mdbook-preprocess.ts'; // [mdbook]
 
 export interface Loaded {
   book?: Book;
@@ -39,7 +37,8 @@ export async function loadBook(manuscript: string, options: LoadOptions = {}): P
   const root = path.resolve(manuscript);
   // [mdbook] A folder with book.toml is an mdBook project (SUMMARY.md lists the chapters; a
   // book.yaml beside it only adds metadata): see pipeline/stages/mdbook-preprocess.ts.
-  if (await isMdBookProject(root)) return loadMdBook(manuscript, options);
+  // Loaded only for such projects (a fifth of the pipeline's code).
+  if (await isFile(path.join(root, 'book.toml'))) return (await import('./mdbook-preprocess.ts')).loadMdBook(manuscript, options);
   const configPath = path.join(root, 'book.yaml');
   const files: VFile[] = [];
   let configText: string;
@@ -121,6 +120,9 @@ export async function loadBook(manuscript: string, options: LoadOptions = {}): P
     }
   }
 
+  // The bibliography is read (on a cold build, in a worker thread) while the chapters are parsed.
+  const opening = openBibliography(bibSources, config.citationStyle, config.language, options.citationMemo?.(bibSources, config.citationStyle));
+
   // Pure stages.
   const docs: Doc[] = [];
   const labels: Label[] = [];
@@ -133,35 +135,49 @@ export async function loadBook(manuscript: string, options: LoadOptions = {}): P
     images.push(...parsed.images);
     files.push(parsed.doc.file);
   }
-  const bibliography = loadBibliography(bibSources, config.citationStyle);
-  if (options.citationMemo) bibliography.memo = options.citationMemo(bibSources, config.citationStyle);
+  const bibliography = await opening;
   files.push(...bibliography.files);
-  const resolved = resolveBook({
-    docs, labels, bibliography, glossary: glossaryFromYaml(glossaryFiles), language: config.language,
-  });
+  try {
+    const resolved = resolveBook({
+      docs, labels, bibliography, glossary: glossaryFromYaml(glossaryFiles), language: config.language, deferReferences: true,
+    });
+    // Citations are formatted (in the worker thread, if one was started) while images are checked.
+    const formatting = formatReferences(bibliography, resolved.citations, resolved.citedKeys, config.language);
 
-  // Images: chapters' and the configuration's (cover, part pages).
-  const fileOf = new Map(docs.map((doc) => [doc.id, doc.file]));
-  const refs: {path: string; node?: Element; file: VFile}[] = images.map((ref) => ({
-    path: ref.path, node: ref.node, file: fileOf.get(ref.docId)!,
-  }));
-  if (config.cover) refs.push({path: path.posix.normalize(config.cover.image), file: configFile});
-  config.parts.forEach((part) => {
-    if (part.image) refs.push({path: path.posix.normalize(part.image), file: configFile});
-  });
-  const assets = await loadAssets(root, refs, options.imageMemo);
-  config.parts.forEach((part, i) => {
-    const image = part.image ? assets.get(path.posix.normalize(part.image)) : undefined;
-    if (image) parts[i]!.image = image;
-  });
+    // Images: chapters' and the configuration's (cover, part pages).
+    const fileOf = new Map(docs.map((doc) => [doc.id, doc.file]));
+    const refs: {path: string; node?: Element; file: VFile}[] = images.map((ref) => ({
+      path: ref.path, node: ref.node, file: fileOf.get(ref.docId)!,
+    }));
+    if (config.cover) refs.push({path: path.posix.normalize(config.cover.image), file: configFile});
+    config.parts.forEach((part) => {
+      if (part.image) refs.push({path: path.posix.normalize(part.image), file: configFile});
+    });
+    const assets = await loadAssets(root, refs, options.imageMemo);
+    attachReferences(resolved, await formatting);
+    config.parts.forEach((part, i) => {
+      const image = part.image ? assets.get(path.posix.normalize(part.image)) : undefined;
+      if (image) parts[i]!.image = image;
+    });
 
-  const book: Book = {
-    config, root, docs: resolved.docs, parts, assets,
-    ...(config.cover && assets.get(path.posix.normalize(config.cover.image)) ? {cover: assets.get(path.posix.normalize(config.cover.image))!} : {}),
-    labels: resolved.labels, ids: resolved.ids, bibliography: [],
-    glossary: [], index: resolved.index,
-  };
-  return {book, files};
+    const book: Book = {
+      config, root, docs: resolved.docs, parts, assets,
+      ...(config.cover && assets.get(path.posix.normalize(config.cover.image)) ? {cover: assets.get(path.posix.normalize(config.cover.image))!} : {}),
+      labels: resolved.labels, ids: resolved.ids, bibliography: [],
+      glossary: [], index: resolved.index,
+    };
+    return {book, files};
+  } finally {
+    closeBibliography(bibliography);
+  }
+}
+
+async function isFile(file: string): Promise<boolean> {
+  try {
+    return (await fs.stat(file)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** True when any message is an error (fatal). */

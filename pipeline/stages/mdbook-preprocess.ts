@@ -1149,8 +1149,7 @@ export async function loadMdBook(manuscript: string, options: LoadOptions = {}):
     parsedDocs.push(parsed.doc);
     images.push(...parsed.images);
   }
-  const bibliography = loadBibliography(bibSources, config.citationStyle);
-  if (options.citationMemo) bibliography.memo = options.citationMemo(bibSources, config.citationStyle);
+  const bibliography = loadBibliography(bibSources, config.citationStyle, options.citationMemo?.(bibSources, config.citationStyle));
   const resolved = resolveBook({docs: parsedDocs, labels, bibliography, glossary: glossaryFromYaml(glossaryFiles), language: config.language});
   const fileOf = new Map(parsedDocs.map((doc) => [doc.id, doc.file]));
   const refs: {path: string; node?: Element; file: VFile}[] = images.map((ref) => ({path: ref.path, node: ref.node, file: fileOf.get(ref.docId)!}));

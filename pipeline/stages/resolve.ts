@@ -11,7 +11,7 @@ import GithubSlugger from 'github-slugger';
 import {VFile} from 'vfile';
 import type {Doc, Label, IndexEntry} from '../model.ts';
 import {hasClass} from '../plugins/rehype-book.ts';
-import {type Bibliography, formatCitation, formatBibliography, type CiteItem} from './bibliography.ts';
+import {type Bibliography, formatReferencesSync, type CitationRequest, type CiteItem, type References} from './bibliography.ts';
 
 export interface GlossaryTerm {
   term: string;
@@ -25,6 +25,11 @@ export interface ResolveInput {
   bibliography: Bibliography;
   glossary: GlossaryTerm[];
   language: string;
+  /**
+   * Leave citations empty and the bibliography out, for `attachReferences` to add once they are
+   * formatted (the build formats them in a worker thread while it checks the images).
+   */
+  deferReferences?: boolean;
 }
 
 export interface Resolved {
@@ -33,7 +38,11 @@ export interface Resolved {
   labels: Map<string, Label>;
   ids: Map<string, string>;
   index: IndexEntry[];
+  /** Cited entries in the order of their first citation. */
   citedKeys: string[];
+  /** Every citation in reading order; its text node is filled in by attachReferences. */
+  citations: (CitationRequest & {text: {value: string}})[];
+  language: string;
 }
 
 export function resolveBook(input: ResolveInput): Resolved {
@@ -81,6 +90,8 @@ export function resolveBook(input: ResolveInput): Resolved {
 
   const glossaryByTerm = new Map(glossary.map((entry) => [entry.term.toLowerCase(), entry]));
   const cited: string[] = [];
+  const citedSet = new Set<string>();
+  const citations: (CitationRequest & {text: {value: string}})[] = [];
   const index = new Map<string, IndexEntry>();
   const addIndex = (term: string, sub: string | undefined, see: string | undefined, anchor?: {id: string; docId: string}) => {
     const key = `${term.toLowerCase()}\u0000${(sub ?? '').toLowerCase()}`;
@@ -162,12 +173,17 @@ export function resolveBook(input: ResolveInput): Resolved {
           node.properties = {className: ['cite', 'unresolved']};
           return SKIP;
         }
-        for (const item of known) if (!cited.includes(item.key)) cited.push(item.key);
-        const text = formatCitation(bibliography, known, props.dataMode === 'narrative' ? 'narrative' : 'paren', language);
+        for (const item of known) if (!citedSet.has(item.key)) {
+          citedSet.add(item.key);
+          cited.push(item.key);
+        }
+        // The text is filled in once every citation of the book is known (formatCitations).
+        const text: {type: 'text'; value: string} = {type: 'text', value: ''};
+        citations.push({items: known, mode: props.dataMode === 'narrative' ? 'narrative' : 'paren', text});
         node.properties = {className: ['cite']};
         node.children = [{
           type: 'element', tagName: 'a', properties: {href: `#ref-${known[0]!.key}`, className: ['cite-link']},
-          children: [{type: 'text', value: text}],
+          children: [text],
         }];
         return SKIP;
       }
@@ -215,13 +231,6 @@ export function resolveBook(input: ResolveInput): Resolved {
       ]))));
     for (const entry of glossary) ids.set(entry.id, 'back-glossary');
   }
-  if (cited.length > 0) {
-    const entries = formatBibliography(bibliography, cited, language);
-    out.push(generatedDoc('back-bibliography', 'Bibliography', h('div', {className: ['bibliography-entries'], role: 'list'},
-      entries.map((entry) => h('p', {id: `ref-${entry.key}`, className: ['csl-entry'], role: 'listitem'},
-        (fromHtml(entry.html.replace(/(https?:\/\/[^\s<]+)/g, '<a href="$1" class="external">$1</a>'), {fragment: true}).children as ElementContent[]))))));
-    for (const key of cited) ids.set(`ref-${key}`, 'back-bibliography');
-  }
   const entries = [...index.values()].sort((a, b) =>
     a.term.localeCompare(b.term, language, {sensitivity: 'base'}) || (a.sub ?? '').localeCompare(b.sub ?? '', language));
   if (entries.length > 0) {
@@ -232,7 +241,25 @@ export function resolveBook(input: ResolveInput): Resolved {
     doc.fragments.set('', `${doc.id}-title`);
   }
   void generated;
-  return {docs: out, labels, ids, index: entries, citedKeys: cited};
+  const resolved: Resolved = {docs: out, labels, ids, index: entries, citedKeys: cited, citations, language};
+  if (!input.deferReferences) attachReferences(resolved, formatReferencesSync(bibliography, citations, cited, language));
+  return resolved;
+}
+
+/** Fills in the citations' texts and adds the bibliography (after the glossary, before the index). */
+export function attachReferences(resolved: Resolved, references: References): void {
+  resolved.citations.forEach((citation, i) => {
+    citation.text.value = references.citations[i] ?? '';
+  });
+  if (resolved.citedKeys.length === 0) return;
+  const doc = generatedDoc('back-bibliography', 'Bibliography', h('div', {className: ['bibliography-entries'], role: 'list'},
+    references.bibliography.map((entry) => h('p', {id: `ref-${entry.key}`, className: ['csl-entry'], role: 'listitem'},
+      (fromHtml(entry.html.replace(/(https?:\/\/[^\s<]+)/g, '<a href="$1" class="external">$1</a>'), {fragment: true}).children as ElementContent[])))));
+  for (const key of resolved.citedKeys) resolved.ids.set(`ref-${key}`, doc.id);
+  resolved.ids.set(`${doc.id}-title`, doc.id);
+  doc.fragments.set('', `${doc.id}-title`);
+  const index = resolved.docs.findIndex((d) => d.id === 'back-index');
+  resolved.docs.splice(index < 0 ? resolved.docs.length : index, 0, doc);
 }
 
 function generatedDoc(id: string, title: string, body: Element): Doc {

@@ -11,9 +11,18 @@ import type {Asset} from '../model.ts';
 export type ScaleMemo = (asset: Asset, maxWidth: number, maxHeight: number, scale: () => Promise<Asset>) => Promise<Asset>;
 
 export async function scaleAssets(assets: Map<string, Asset>, maxWidth: number, maxHeight = maxWidth * 1.5, memo?: ScaleMemo): Promise<Map<string, Asset>> {
-  const out = new Map<string, Asset>();
-  for (const [key, asset] of assets) out.set(key, await scaleAsset(asset, maxWidth, maxHeight, memo));
-  return out;
+  // A few at a time: libvips works on libuv's threads, so both cores scale while this one waits.
+  // The map keeps the order of `assets` whatever the order of completion.
+  const entries = [...assets];
+  const scaled: Asset[] = new Array(entries.length);
+  let next = 0;
+  await Promise.all(Array.from({length: Math.min(4, entries.length)}, async () => {
+    while (next < entries.length) {
+      const i = next++;
+      scaled[i] = await scaleAsset(entries[i]![1], maxWidth, maxHeight, memo);
+    }
+  }));
+  return new Map(entries.map(([key], i) => [key, scaled[i]!]));
 }
 
 export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: number, memo?: ScaleMemo): Promise<Asset> {
