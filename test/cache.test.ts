@@ -239,4 +239,19 @@ describe('incremental builds', () => {
     expect(inc.result.cache).toMatchObject({epub: 'miss', pdf: 'miss'});
     same(inc, await clean());
   });
+
+  it('should format a remembered citation again when a citation in another chapter makes it ambiguous', async () => {
+    // A second work by the same authors in the same year: once both are cited, APA tells them
+    // apart ("2015a", "2015b") in every chapter, including the unchanged one.
+    edit(path.join(manuscript, 'refs.bib'), (text) => `${text}\n@article{sculley2015other,\n  author = {Sculley, D. and Holt, Gary and Golovin, Daniel},\n  title = {Machine Learning: The High Interest Credit Card of Technical Debt},\n  journal = {SE4ML Workshop},\n  year = {2015}\n}\n`);
+    same(await incremental(), await clean());
+    edit(path.join(manuscript, 'chapters', '03-gamma.md'), (text) => `${text}\n\nA related warning came a year earlier [@sculley2015other].\n`);
+    const inc = await incremental();
+    expect(inc.result.cache?.docs).toMatchObject({misses: 1});
+    same(inc, await clean());
+    const epub = unzipSync(fs.readFileSync(inc.result.outputs.find((o) => o.path.endsWith('.epub'))!.path));
+    const chapter = Object.entries(epub).find(([name, bytes]) => name.endsWith('.xhtml') && Buffer.from(bytes).toString('utf8').includes('ref-sculley2015hidden" class="cite-link"'));
+    expect(chapter, 'a chapter citing sculley2015hidden').toBeDefined();
+    expect(Buffer.from(chapter![1]).toString('utf8')).toMatch(/Sculley et al\., 2015a|Sculley et al\. \(2015a\)/);
+  });
 });

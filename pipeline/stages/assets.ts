@@ -5,8 +5,7 @@
 import {createHash} from 'node:crypto';
 import type {VFile} from 'vfile';
 import type {Element} from 'hast';
-import sharp from 'sharp';
-import {fromHtml} from 'hast-util-from-html';
+import {parseFragment, type DefaultTreeAdapterTypes as P5} from 'parse5';
 import type {Asset} from '../model.ts';
 import {readInside, OutsideManuscriptError, MissingFileError, similarFiles} from '../io/files.ts';
 
@@ -34,11 +33,15 @@ export function sniffMediaType(bytes: Uint8Array): string | undefined {
  * Checked twice: on the text (also after decoding character references, which XML resolves
  * inside attributes), and on the elements and attributes an HTML parser finds, so that neither
  * entity tricks nor odd markup hide anything. Only references inside the file (`#id`) are allowed.
+ *
+ * The parser is parse5 itself, as `hast-util-from-html` calls it (a fragment, scripting off), but
+ * without source positions and without building a hast tree: drawings with tens of thousands
+ * of elements are common, and those two steps cost most of the time.
  */
 export function svgProblems(text: string): string[] {
   const problems = new Set<string>();
-  const decoded = decodeReferences(text);
-  for (const source of [text, decoded]) {
+  const decoded = text.includes('&') ? decodeReferences(text) : text;
+  for (const source of decoded === text ? [text] : [text, decoded]) {
     if (/<([\w.-]+:)?script[\s>/]/i.test(source)) problems.add('a `<script>`');
     if (/<([\w.-]+:)?foreignObject[\s>/]/i.test(source)) problems.add('a `<foreignObject>`');
     if (/<!ENTITY/i.test(source)) problems.add('an XML entity declaration');
@@ -48,44 +51,93 @@ export function svgProblems(text: string): string[] {
       problems.add('a document type loaded from elsewhere');
     }
   }
-  let tree: ReturnType<typeof fromHtml> | undefined;
+  let fragment: P5.DocumentFragment | undefined;
   try {
-    tree = fromHtml(text, {fragment: true, space: 'svg'});
+    fragment = parseFragment(text, {scriptingEnabled: false});
   } catch {
     problems.add('markup that cannot be read');
   }
-  const stack: unknown[] = tree ? [tree] : [];
+  // Depth first, last child first (the order only decides the order of the reasons).
+  const stack: P5.Node[] = fragment ? [fragment] : [];
   while (stack.length > 0) {
-    const node = stack.pop() as {type: string; tagName?: string; properties?: Record<string, unknown>; children?: unknown[]; value?: string};
-    if (node.type === 'element') {
-      const tag = node.tagName!.toLowerCase();
-      if (tag === 'script') problems.add('a `<script>`');
-      else if (tag === 'foreignobject') problems.add('a `<foreignObject>`');
-      else if (['iframe', 'object', 'embed', 'audio', 'video', 'link', 'meta', 'base', 'form'].includes(tag)) problems.add(`an element \`<${tag}>\``);
-      else if (/^(animate|animatemotion|animatetransform|animatecolor|set)$/.test(tag) && /href|^on|style/i.test(String(node.properties?.attributeName ?? ''))) {
-        problems.add('an animation that changes a link, handler or style');
-      }
-      for (const [name, value] of Object.entries(node.properties ?? {})) {
-        if (value === undefined || value === null || value === false) continue;
-        const attribute = Array.isArray(value) ? value.join(' ') : String(value);
-        if (/^on/i.test(name)) problems.add('an event handler');
-        else if (/^(xlink:?)?href$|^src$|^srcset$/i.test(name) && !attribute.trim().startsWith('#')) problems.add('a link to another file or URL');
-        else if (name === 'style' && cssLoadsSomething(attribute)) problems.add('an external stylesheet reference');
-        else if (/url\(/i.test(decodeCss(attribute)) && cssLoadsSomething(attribute)) problems.add('an external stylesheet reference');
-      }
-      if (tag === 'style') {
-        const css = (node.children ?? []).map((child) => ((child as {value?: string}).value ?? '')).join('');
-        if (cssLoadsSomething(css)) problems.add('an external stylesheet reference');
-      }
-    }
-    if (Array.isArray(node.children)) stack.push(...node.children);
+    const node = stack.pop()!;
+    if ('tagName' in node) checkElement(node, problems);
+    if ('childNodes' in node) for (const child of node.childNodes) stack.push(child);
+    // An HTML `<template>` keeps its children apart; an XML parser sees them as ordinary children.
+    if ('content' in node && node.content) stack.push(node.content);
   }
   return [...problems];
 }
 
-/** `@import`, or a `url()`/`image-set()` that is not a reference inside the file (`#id`). */
-function cssLoadsSomething(css: string): boolean {
-  const plain = decodeCss(css);
+const FORBIDDEN_ELEMENTS = new Set(['iframe', 'object', 'embed', 'audio', 'video', 'link', 'meta', 'base', 'form']);
+const ANIMATIONS = new Set(['animate', 'animatemotion', 'animatetransform', 'animatecolor', 'set']);
+
+function checkElement(node: P5.Element, problems: Set<string>): void {
+  // Like hastscript, read `a.b#c` as a selector; and compare `svg:script` by its local name.
+  const selector = /[#.]/.test(node.tagName) ? node.tagName.split(/([#.])/) : undefined;
+  const tag = (selector ? selector[0]! : node.tagName).toLowerCase();
+  const local = tag.slice(tag.lastIndexOf(':') + 1);
+  if (local === 'script') problems.add('a `<script>`');
+  else if (local === 'foreignobject') problems.add('a `<foreignObject>`');
+  else if (FORBIDDEN_ELEMENTS.has(local)) problems.add(`an element \`<${local}>\``);
+  else if (ANIMATIONS.has(local)) {
+    for (const attribute of node.attrs) {
+      if (!attribute.prefix && attribute.name.toLowerCase() === 'attributename' && /href|^on|style/i.test(attribute.value)) {
+        problems.add('an animation that changes a link, handler or style');
+      }
+    }
+  }
+  if (selector) {
+    // hastscript's selector: `.class` and `#id` parts; its class list also takes the `class` attribute.
+    const classes: string[] = [];
+    for (let index = 1; index < selector.length; index += 2) {
+      const part = selector[index + 1]!;
+      if (!part) continue;
+      if (selector[index] === '.') classes.push(part);
+      else if (urlLoadsSomething(part)) problems.add('an external stylesheet reference');
+    }
+    const classAttribute = node.attrs.find((attribute) => !attribute.prefix && attribute.name === 'class')?.value.trim();
+    if (classAttribute) classes.push(...classAttribute.split(/[ \t\n\r\f]+/));
+    if (urlLoadsSomething(classes.join(' '))) problems.add('an external stylesheet reference');
+  }
+  for (const attribute of node.attrs) {
+    // parse5 gives `xlink:href` in SVG as `href` with the prefix `xlink`, elsewhere as `xlink:href`.
+    const name = attribute.prefix ? `${attribute.prefix}:${attribute.name}` : attribute.name;
+    const value = attribute.value;
+    if (/^on/i.test(name)) problems.add('an event handler');
+    else if (/^(xlink:?)?href$|^src$|^srcset$/i.test(name) && !value.trim().startsWith('#')) problems.add('a link to another file or URL');
+    else if (name === 'style' ? cssLoadsSomething(decodeCss(value)) : urlLoadsSomething(value)) problems.add('an external stylesheet reference');
+    // XML may bind any prefix to XLink: `<image x:href="…" xmlns:x="http://www.w3.org/1999/xlink"/>`.
+    if (/.:href$/i.test(name) && !value.trim().startsWith('#')) problems.add('a link to another file or URL');
+  }
+  if (local === 'style') {
+    let css = '';
+    for (const child of node.childNodes) {
+      if ('value' in child) css += child.value;
+      else if ('data' in child) css += child.data;
+    }
+    if (cssLoadsSomething(decodeCss(css))) problems.add('an external stylesheet reference');
+  }
+}
+
+/**
+ * Whether an attribute other than `style` has a `url()` that loads something (then also any
+ * `@import` or `image()` counts, as before). Without `(` or `\` it cannot contain `url(`, which
+ * spares decoding the long `d` of every path. hast split some attributes into lists and joined
+ * them with single spaces, so that `\75  rl(` or `\75,rl(` became `url(`: that spelling is checked too.
+ */
+function urlLoadsSomething(value: string): boolean {
+  const escaped = value.includes('\\');
+  if (!escaped && !value.includes('(')) return false;
+  const check = (css: string) => {
+    const plain = decodeCss(css);
+    return /url\(/.test(plain) && cssLoadsSomething(plain);
+  };
+  return check(value) || (escaped && check(value.trim().replace(/[\s,]+/g, ' ')));
+}
+
+/** `@import`, or a `url()`/`image-set()` that is not a reference inside the file (`#id`), in CSS that `decodeCss` has decoded. */
+function cssLoadsSomething(plain: string): boolean {
   if (/@import/i.test(plain)) return true;
   for (const match of plain.matchAll(/(?:url|image-set|image)\(\s*(["']?)\s*([^)"']*)/gi)) {
     if (!match[2]!.trim().startsWith('#')) return true;
@@ -138,6 +190,8 @@ export async function loadAsset(root: string, relPath: string, memo?: ImageMemo)
   }
   const measure = async () => {
     try {
+      // Loaded when an image is measured: a rebuild that remembers every size never needs it.
+      const {default: sharp} = await import('sharp');
       const metadata = await sharp(bytes, {limitInputPixels: 100_000_000}).metadata();
       return {width: metadata.width, height: metadata.height};
     } catch (error) {

@@ -4,7 +4,6 @@
  * the same input bytes give the same output bytes (libvips, fixed settings).
  */
 import {createHash} from 'node:crypto';
-import sharp from 'sharp';
 import type {Asset} from '../model.ts';
 
 /** Remembers scaled images by their input (a build cache keeps them between builds). */
@@ -29,6 +28,8 @@ export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: numb
   if (asset.mediaType === 'image/svg+xml' || asset.mediaType === 'image/gif' || !asset.width || !asset.height) return asset;
   if (asset.width <= maxWidth && asset.height <= maxHeight) return asset;
   if (memo) return memo(asset, maxWidth, maxHeight, () => scaleAsset(asset, maxWidth, maxHeight));
+  // Loaded when an image is scaled: a rebuild that finds every scaled image remembered never needs it.
+  const {default: sharp} = await import('sharp');
   const image = sharp(asset.bytes, {limitInputPixels: 100_000_000}).resize({width: maxWidth, height: maxHeight, fit: 'inside', withoutEnlargement: true});
   const encoded = asset.mediaType === 'image/jpeg'
     ? image.jpeg({quality: 85, mozjpeg: false})

@@ -15,9 +15,36 @@ export function toXhtml(tree: Nodes): string {
   return toXml(toXast(tree as Root), {closeEmptyElements: true, allowDangerousXml: false});
 }
 
-/** A deep copy, so a target can rewrite links without touching the shared book. */
+/**
+ * A deep copy, so a target can rewrite links without touching the shared book. Source
+ * positions are left out (no target writes them), which makes it several times faster than
+ * `structuredClone` on a book's trees.
+ */
 export function cloneTree<T extends Nodes>(tree: T): T {
-  return structuredClone(tree);
+  return copy(tree) as T;
+}
+
+function copy(node: Nodes): Nodes {
+  const out: Record<string, unknown> = {};
+  for (const key in node) {
+    if (key === 'position') continue;
+    const value = (node as unknown as Record<string, unknown>)[key];
+    if (key === 'children') out.children = (value as Nodes[]).map(copy);
+    else if (key === 'properties' || key === 'data') out[key] = copyValue(value);
+    else if (key === 'content') out.content = copy(value as Nodes);
+    else out[key] = value;
+  }
+  return out as unknown as Nodes;
+}
+
+function copyValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copyValue);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key in value) out[key] = copyValue((value as Record<string, unknown>)[key]);
+    return out;
+  }
+  return value;
 }
 
 export function removeByClass(tree: Root | Element, className: string) {
