@@ -15,7 +15,7 @@ import type {Asset, Book, Doc} from '../../model.ts';
 import {scaleAssets, type ScaleMemo} from '../../stages/scale.ts';
 import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, semanticsOf} from '../pages.ts';
-import {normaliseZip, type ZipFunction} from './zip.ts';
+import {normaliseEntries, type ZipFunction} from './zip.ts';
 
 // epub-gen-memory is CommonJS; require() gives the same class under tsx, vitest and node.
 const {EPub} = createRequire(import.meta.url)('epub-gen-memory') as {EPub: typeof EPubClass};
@@ -263,13 +263,28 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
   );
   await epub.render();
   // Our templates are already rendered; the library's toc.xhtml name is replaced by nav.xhtml.
-  const zip = (epub as unknown as {zip: {file: (name: string, data?: unknown) => unknown; remove: (name: string) => void; generateAsync: (o: object) => Promise<Uint8Array>}}).zip;
+  const zip = (epub as unknown as {zip: JSZipLike}).zip;
   zip.remove('OEBPS/toc.xhtml');
   zip.file('OEBPS/nav.xhtml', ejs.render(templates.nav, {book: data}));
-  for (const name of images) zip.file(`OEBPS/images/${name}`, assetsByName.get(name)!.bytes);
-  // Stored, not compressed: normaliseZip compresses every entry again in its final order.
-  const raw = await zip.generateAsync({type: 'uint8array', compression: 'STORE'});
-  return normaliseZip(raw, options.sourceDateEpoch, options.zip);
+  // The library's archive is read entry by entry rather than written out and read back:
+  // normaliseEntries writes the EPUB's zip itself (fixed order and timestamps).
+  const entries: Record<string, Uint8Array> = {};
+  const reads: Promise<void>[] = [];
+  zip.forEach((name, file) => {
+    if (!file.dir) reads.push(file.async('uint8array').then((bytes) => {
+      entries[name] = bytes;
+    }));
+  });
+  await Promise.all(reads);
+  for (const name of images) entries[`OEBPS/images/${name}`] = assetsByName.get(name)!.bytes;
+  return normaliseEntries(entries, options.sourceDateEpoch, options.zip);
+}
+
+/** The part of JSZip that epub-gen-memory's `zip` is used through. */
+interface JSZipLike {
+  file: (name: string, data?: unknown) => unknown;
+  remove: (name: string) => void;
+  forEach: (callback: (name: string, file: {dir: boolean; async: (type: 'uint8array') => Promise<Uint8Array>}) => void) => void;
 }
 
 function romanValue(label: string): number {

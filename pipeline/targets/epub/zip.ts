@@ -10,7 +10,11 @@ export type ZipFunction = (data: Zippable, options?: ZipOptions) => Uint8Array;
 const COMPRESSED = /\.(jpe?g|png|gif|webp|avif|woff2?|mp3|mp4|m4a)$/i;
 
 export function normaliseZip(raw: Uint8Array, sourceDateEpoch: number, zip: ZipFunction = zipSync): Uint8Array {
-  const entries = unzipSync(raw);
+  return normaliseEntries(unzipSync(raw), sourceDateEpoch, zip);
+}
+
+/** The same, from the entries themselves (names ending in `/` are folders and left out). */
+export function normaliseEntries(entries: Record<string, Uint8Array>, sourceDateEpoch: number, zip: ZipFunction = zipSync): Uint8Array {
   // DOS timestamps start in 1980 and are local-time based: fflate uses the Date as given.
   const utc = new Date(Math.max(sourceDateEpoch, 315532800) * 1000);
   // fflate writes local-time fields; shift so they equal the UTC time whatever TZ says.
