@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import {VFile} from 'vfile';
 import {loadBook, hasErrors} from './stages/load.ts';
-import {renderEpub, type EpubTemplates} from './targets/epub/index.ts';
+import {renderEpub, type EpubTemplates, type PageMarks} from './targets/epub/index.ts';
 import type {PdfResult} from './targets/pdf/index.ts';
 import {writeOutputsAtomically, checkOutputFolder} from './io/output.ts';
 import type {Book} from './model.ts';
@@ -88,10 +88,28 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     let pdf: PdfResult | undefined;
     // Without Chrome the EPUB is still built and written; the missing browser is reported after.
     let pdfError: Error | undefined;
+    const wantEpub = options.targets.includes('epub');
+    const epubTemplates = wantEpub ? await readEpubTemplates(templatesDir) : undefined;
+    const packageEpub = async (pages: PageMarks | undefined): Promise<{bytes: Uint8Array; cached: boolean}> => {
+      const render = () => renderEpub(book, epubTemplates!, {sourceDateEpoch: epoch, ...(pages ? {pages} : {}), ...(cache ? {zip: cache.zip, scale: cache.scale} : {})});
+      return cache ? cache.epub(book, {sourceDateEpoch: epoch, pages}, render) : {bytes: await render(), cached: false};
+    };
+    // The EPUB's page list needs the print page numbers, which the PDF knows after its layout
+    // pass: the EPUB is packaged then, in this thread, while Chrome prints the final pass.
+    let early: {pages: PageMarks; result: Promise<{bytes: Uint8Array; cached: boolean}>} | undefined;
     if (options.targets.includes('pdf')) {
       pdf = await stage('pdf', async () => {
         // Loaded when needed: Puppeteer takes half a second to import, and EPUB-only builds skip it.
-      const render = async () => (await import('./targets/pdf/index.ts')).renderPdf(book, {templates: templatesDir, sourceDateEpoch: epoch});
+      const render = async () => (await import('./targets/pdf/index.ts')).renderPdf(book, {
+        templates: templatesDir, sourceDateEpoch: epoch,
+        ...(wantEpub ? {
+          onPlan: (plan: PageMarks) => {
+            const result = packageEpub(plan);
+            result.catch(() => {});
+            early = {pages: plan, result};
+          },
+        } : {}),
+      });
         if (!cache) return render();
         const {result, cached: reused} = await cache.pdf(book, {sourceDateEpoch: epoch}, render);
         if (reused) {
@@ -115,18 +133,16 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         files.push(report);
       }
     }
-    if (options.targets.includes('epub')) {
-      const templates = await readEpubTemplates(templatesDir);
+    if (wantEpub) {
       const pages = pdf ? {marks: pdf.pageMarks, folios: pdf.folios} : undefined;
       const bytes = await stage('epub', async () => {
-        const render = () => renderEpub(book, templates, {sourceDateEpoch: epoch, ...(pages ? {pages} : {}), ...(cache ? {zip: cache.zip, scale: cache.scale} : {})});
-        if (!cache) return render();
-        const {bytes: epub, cached: reused} = await cache.epub(book, {sourceDateEpoch: epoch, pages}, render);
-        if (reused) {
+        // Packaged during the PDF's final pass, with the page numbers it ended up with.
+        const packaged = early && samePages(early.pages, pages) ? await early.result : await packageEpub(pages);
+        if (packaged.cached) {
           cached.add(`${slug}.epub`);
           details.epub = 'unchanged, from the cache';
-        }
-        return epub;
+        } else if (early && samePages(early.pages, pages)) details.epub = 'packaged while Chrome printed';
+        return packaged.bytes;
       });
       outputs.set(`${slug}.epub`, bytes);
     }
@@ -141,6 +157,11 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       })),
     };
   }
+}
+
+function samePages(a: PageMarks | undefined, b: PageMarks | undefined): boolean {
+  const key = (p: PageMarks | undefined) => JSON.stringify(p ? [p.marks, [...(p.folios ?? [])]] : null);
+  return key(a) === key(b);
 }
 
 export function slugOf(title: string): string {

@@ -7,6 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {createRequire} from 'node:module';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import {PDFDocument} from 'pdf-lib';
 import type {Asset, Book} from '../../model.ts';
 import {scaleAssets} from '../../stages/scale.ts';
@@ -36,6 +38,12 @@ export interface PdfOptions {
   sourceDateEpoch: number;
   timeoutMs?: number;
   log?: (message: string) => void;
+  /**
+   * Called with the page plan once the layout pass has been read, before the final pass: the
+   * folios it gives are the ones the PDF ends with (unless the final pass finds that a chapter
+   * moved, and the layout is measured again: then it is called again).
+   */
+  onPlan?: (plan: {marks: {label: string; id: string}[]; folios: Map<string, string>}) => void;
 }
 
 const FONT_FILES: Record<string, string> = {
@@ -95,12 +103,25 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
   const timeoutMs = options.timeoutMs ?? 300_000;
   const session = await time('launch', () => openBrowser(resources, options.log));
   try {
+    /**
+     * One Chrome print, read with pdf-lib. Chrome's bytes are dropped once read, and the tab
+     * is closed at once: its renderer holds the laid-out book (hundreds of MB), and the next
+     * print starts in a fresh one instead of on top of it.
+     */
+    const pass = async (name: string, html: string, tagged: boolean): Promise<PDFDocument> => {
+      // What the previous steps left behind (documents read, trees built) goes before Chrome
+      // needs its memory: the heap would otherwise grow by hundreds of MB of garbage first.
+      collectGarbage();
+      const bytes = await time(name, () => session.print(html, {timeoutMs, tagged}));
+      // The tab closes while pdf-lib reads.
+      const [, doc] = await Promise.all([session.release(), PDFDocument.load(bytes, READ)]);
+      return doc;
+    };
     const layout = async (withPlaceholders: boolean) => {
       placeholders = withPlaceholders;
       // Pass 1: layout with placeholder numbers; learn where everything lands.
       const first = printDocument(book, css, {probe: true});
-      const pdf1 = await time('pass1', () => session.print(first.html, {timeoutMs, tagged: false}));
-      const dests1 = readDestinations(await PDFDocument.load(pdf1, READ));
+      const dests1 = readDestinations(await pass('pass1', first.html, false));
       // Chrome occasionally records no destination for an inline anchor: use its block's.
       for (const id of first.measuredIds) {
         const block = first.enclosingBlock.get(id);
@@ -111,12 +132,12 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
         throw new Error('Chrome could not lay out the print document (a block is missing from the first pass); run with --debug');
       }
       const plan = planPages(first.blocks, dests1, new Set(first.blockChildIds));
+      options.onPlan?.({marks: plan.pageMarks, folios: plan.folios});
 
       // Pass 2: the real thing.
       placeholders = false;
       const second = printDocument(book, css, {folios: plan.folios, blanksBefore: plan.blanksBefore});
-      const pdf2 = await time('pass2', () => session.print(second.html, {timeoutMs}));
-      const doc2 = await PDFDocument.load(pdf2, READ);
+      const doc2 = await pass('pass2', second.html, true);
       const dests2 = readDestinations(doc2);
       const mismatches: string[] = [];
       for (const block of second.blocks) {
@@ -124,19 +145,22 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
         const actual = dests2.get(block.id)?.page ?? dests2.get(`${block.id}-title`)?.page;
         if (predicted !== undefined && actual !== undefined && predicted !== actual) mismatches.push(`${block.id}: predicted ${predicted}, printed ${actual}`);
       }
-      return {plan, second, pdf2, doc2, dests2, mismatches};
+      return {plan, blocks: second.blocks, doc2, dests2, mismatches};
     };
-    let result = await layout(true);
+    let result: Awaited<ReturnType<typeof layout>> | undefined = await layout(true);
     if (result.mismatches.length > 0) {
       // An image whose placeholder laid out differently: measure again with the real images.
       options.log?.(`Page layout changed between passes (${result.mismatches[0]}); measuring again with images.`);
+      result = undefined; // (its document is not kept through two more prints)
       result = await layout(false);
     }
-    const {plan, second, doc2, dests2, mismatches} = result;
+    // Chrome's part is done: its memory is free for the finish.
+    await session.close();
+    const {plan, blocks, doc2, dests2, mismatches} = result;
     if (mismatches.length > 0) options.log?.(`Page numbers moved between passes (${mismatches.join('; ')}); the table of contents may be off.`);
 
     const pageCount = doc2.getPageCount();
-    const pages = pageInfos(book, second.blocks, plan, pageCount);
+    const pages = pageInfos(book, blocks, plan, pageCount);
     const font = fs.readFileSync(require.resolve('@fontsource/source-sans-3/files/source-sans-3-latin-400-normal.woff'));
     const bytes = await time('finish', () => finishPdf(doc2, {
       book, pages, bodyStart: plan.bodyStart - 1, outline: outlineOf(book), destinations: dests2,
@@ -284,4 +308,19 @@ export function roman(n: number): string {
   let out = '';
   for (const [value, letters] of table) while (n >= value) { out += letters; n -= value; }
   return out;
+}
+
+/**
+ * A full garbage collection now. V8 collects when its heap is full, not when Chrome needs the
+ * memory: before a print, the garbage of loading the book and of the previous pass (a few
+ * hundred MB) would otherwise stay alongside Chrome's peak. `gc` is reached the way Jest's
+ * leak detector does: the flag exposes it in new contexts.
+ */
+let gc: (() => void) | undefined;
+function collectGarbage(): void {
+  if (!gc) {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as () => void;
+  }
+  gc();
 }
