@@ -63,6 +63,8 @@ function loadCitationJs(): CitationJs {
 
 /** Reads BibTeX sources; the first definition of a key wins. */
 export function parseBibliography(sources: {text: string}[]): ParsedBibliography {
+  // A book without a bibliography does not load citation-js at all.
+  if (sources.length === 0) return {csl: [], problems: []};
   const {Cite, plugins} = loadCitationJs();
   const keys = new Set<string>();
   const data: unknown[] = [];
