@@ -136,12 +136,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     if (wantEpub) {
       const pages = pdf ? {marks: pdf.pageMarks, folios: pdf.folios} : undefined;
       const bytes = await stage('epub', async () => {
-        // Packaged during the PDF's final pass, with the page numbers it ended up with.
-        const packaged = early && samePages(early.pages, pages) ? await early.result : await packageEpub(pages);
+        // Packaged during the PDF's final pass, if with the plan the PDF ended with (renderPdf
+        // returns the very objects it gave onPlan; a second layout gives new ones).
+        const during = early && pdf && early.pages.marks === pdf.pageMarks && early.pages.folios === pdf.folios ? early : undefined;
+        const packaged = during ? await during.result : await packageEpub(pages);
         if (packaged.cached) {
           cached.add(`${slug}.epub`);
           details.epub = 'unchanged, from the cache';
-        } else if (early && samePages(early.pages, pages)) details.epub = 'packaged while Chrome printed';
+        } else if (during) details.epub = 'packaged while Chrome printed';
         return packaged.bytes;
       });
       outputs.set(`${slug}.epub`, bytes);
@@ -157,11 +159,6 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       })),
     };
   }
-}
-
-function samePages(a: PageMarks | undefined, b: PageMarks | undefined): boolean {
-  const key = (p: PageMarks | undefined) => JSON.stringify(p ? [p.marks, [...(p.folios ?? [])]] : null);
-  return key(a) === key(b);
 }
 
 export function slugOf(title: string): string {

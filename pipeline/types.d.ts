@@ -1,10 +1,10 @@
+// citation-js is loaded with require() when first needed (pipeline/stages/citeproc.ts).
 declare module '@citation-js/core' {
   export class Cite {
     constructor(data: unknown);
     data: {id: string}[];
-    format(kind: 'bibliography' | 'citation', options?: Record<string, unknown>): string;
   }
-  export const plugins: {config: {get(name: string): unknown}; input: {util: {clean(data: unknown[]): unknown[]}}};
+  export const plugins: {config: {get(name: string): unknown}; input: {util: {clean(data: unknown[]): {id: string}[]}}};
 }
 declare module '@citation-js/plugin-bibtex';
 declare module '@citation-js/plugin-csl';

@@ -13,8 +13,9 @@ import {createHash} from 'node:crypto';
 import {deflateSync, zipSync, type Zippable, type ZipOptions} from 'fflate';
 import type {CacheStore} from './store.ts';
 import {hashOf} from './hash.ts';
+import type {ZipFunction} from '../targets/epub/zip.ts';
 
-export type ZipFunction = (data: Zippable, options?: ZipOptions) => Uint8Array;
+export type {ZipFunction};
 
 const CRC_TABLE = (() => {
   const table = new Int32Array(256);

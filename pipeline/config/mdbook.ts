@@ -6,7 +6,6 @@
  * licence, cover, print settings…) comes from an optional `book.yaml` beside `book.toml`, so
  * nothing in the original repository has to change. Problems are messages at their line.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import {execFileSync} from 'node:child_process';
 import {parse as parseToml, TomlError} from 'smol-toml';

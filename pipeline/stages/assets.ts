@@ -3,6 +3,7 @@
  * named by content hash so each is stored once.
  */
 import {createHash} from 'node:crypto';
+import pMap from 'p-map';
 import type {VFile} from 'vfile';
 import type {Element} from 'hast';
 import {parseFragment, type DefaultTreeAdapterTypes as P5} from 'parse5';
@@ -234,11 +235,7 @@ export async function loadAssets(
   };
   // A few at a time: measuring an image (sharp) runs on libuv's threads, so both cores work
   // while this thread waits. The results are used in the order of `refs` below.
-  const paths = [...new Set(refs.map((ref) => ref.path))];
-  let next = 0;
-  await Promise.all(Array.from({length: Math.min(4, paths.length)}, async () => {
-    while (next < paths.length) await load(paths[next++]!);
-  }));
+  await pMap(new Set(refs.map((ref) => ref.path)), load, {concurrency: 4});
   const assets = new Map<string, Asset>();
   for (const ref of refs) {
     const asset = loaded.get(ref.path);

@@ -79,34 +79,31 @@ export async function openBibliography(sources: Source[], style: string, lang: s
   return bib;
 }
 
-interface Keys {
-  citations: string[];
-  bibliography: string;
-}
-
-function memoKeys(requests: CitationRequest[], cited: string[], lang: string): Keys {
+/**
+ * What the memo already knows of these references; `missing` and `bibliography` say what is
+ * left to format, `complete` merges that in (remembering it) and gives the whole.
+ */
+function lookup(bib: Bibliography, requests: CitationRequest[], cited: string[], lang: string) {
   const registry = createHash('sha256').update(cited.join('\n')).digest('hex').slice(0, 16);
+  const keys = requests.map(({items, mode}) => JSON.stringify(['citation', items, mode, lang, registry]));
+  const bibliographyKey = JSON.stringify(['bibliography', cited, lang]);
+  const citations = keys.map((key) => bib.memo?.get(key));
+  const stored = bib.memo?.get(bibliographyKey);
+  const known = stored === undefined ? undefined : JSON.parse(stored) as References['bibliography'];
+  const missingAt = citations.flatMap((text, i) => (text === undefined ? [i] : []));
   return {
-    citations: requests.map(({items, mode}) => JSON.stringify(['citation', items, mode, lang, registry])),
-    bibliography: JSON.stringify(['bibliography', cited, lang]),
+    missing: missingAt.map((i) => requests[i]!),
+    needsBibliography: !known,
+    done: missingAt.length === 0 && known !== undefined,
+    complete(fresh: References = {citations: [], bibliography: []}): References {
+      missingAt.forEach((index, i) => {
+        citations[index] = fresh.citations[i]!;
+        bib.memo?.set(keys[index]!, fresh.citations[i]!);
+      });
+      if (!known) bib.memo?.set(bibliographyKey, JSON.stringify(fresh.bibliography));
+      return {citations: citations as string[], bibliography: known ?? fresh.bibliography};
+    },
   };
-}
-
-/** What the memo knows, and which requests (by index) and whether the bibliography it lacks. */
-function fromMemo(bib: Bibliography, keys: Keys) {
-  const citations = keys.citations.map((key) => bib.memo?.get(key));
-  const storedBibliography = bib.memo?.get(keys.bibliography);
-  const missing = citations.flatMap((text, i) => (text === undefined ? [i] : []));
-  return {citations, bibliography: storedBibliography === undefined ? undefined : JSON.parse(storedBibliography) as References['bibliography'], missing};
-}
-
-function remember(bib: Bibliography, keys: Keys, known: ReturnType<typeof fromMemo>, fresh: References): References {
-  known.missing.forEach((index, i) => {
-    known.citations[index] = fresh.citations[i]!;
-    bib.memo?.set(keys.citations[index]!, fresh.citations[i]!);
-  });
-  if (!known.bibliography) bib.memo?.set(keys.bibliography, JSON.stringify(fresh.bibliography));
-  return {citations: known.citations as string[], bibliography: known.bibliography ?? fresh.bibliography};
 }
 
 /**
@@ -115,29 +112,22 @@ function remember(bib: Bibliography, keys: Keys, known: ReturnType<typeof fromMe
  */
 export function formatReferencesSync(bib: Bibliography, requests: CitationRequest[], cited: string[], lang: string): References {
   if (cited.length === 0) return {citations: requests.map(() => ''), bibliography: []};
-  const keys = memoKeys(requests, cited, lang);
-  const known = fromMemo(bib, keys);
-  if (known.missing.length === 0 && known.bibliography) return remember(bib, keys, known, {citations: [], bibliography: []});
-  const fresh = formatHere(bib.csl, bib.style, lang, known.missing.map((i) => requests[i]!), cited, !known.bibliography);
-  return remember(bib, keys, known, fresh);
+  const todo = lookup(bib, requests, cited, lang);
+  return todo.complete(todo.done ? undefined : formatHere(bib.csl, bib.style, lang, todo.missing, cited, todo.needsBibliography));
 }
 
 /** As formatReferencesSync, in the worker thread when one was started; ends the thread. */
 export async function formatReferences(bib: Bibliography, requests: CitationRequest[], cited: string[], lang: string): Promise<References> {
   const thread = bib.thread;
   delete bib.thread;
-  if (!thread || cited.length === 0) {
-    thread?.close();
-    return formatReferencesSync(bib, requests, cited, lang);
-  }
-  const keys = memoKeys(requests, cited, lang);
-  const known = fromMemo(bib, keys);
   try {
-    if (known.missing.length === 0 && known.bibliography) return remember(bib, keys, known, {citations: [], bibliography: []});
-    const fresh = await thread.format(known.missing.map((i) => requests[i]!), cited, !known.bibliography).catch(() => undefined);
-    return fresh ? remember(bib, keys, known, fresh) : formatReferencesSync(bib, requests, cited, lang);
+    if (!thread || cited.length === 0) return formatReferencesSync(bib, requests, cited, lang);
+    const todo = lookup(bib, requests, cited, lang);
+    if (todo.done) return todo.complete();
+    const fresh = await thread.format(todo.missing, cited, todo.needsBibliography).catch(() => undefined);
+    return fresh ? todo.complete(fresh) : formatReferencesSync(bib, requests, cited, lang);
   } finally {
-    thread.close();
+    thread?.close();
   }
 }
 

@@ -41,13 +41,8 @@ export interface References {
   bibliography: {key: string; html: string}[];
 }
 
-interface CitationJs {
-  Cite: new (data: unknown) => {data: unknown[]};
-  plugins: {
-    input: {util: {clean: (data: unknown[]) => {id: string}[]}};
-    config: {get: (name: string) => unknown};
-  };
-}
+/** The parts of citation-js used here, as declared in pipeline/types.d.ts. */
+type CitationJs = typeof import('@citation-js/core');
 
 let citationJs: CitationJs | undefined;
 
@@ -72,7 +67,7 @@ export function parseBibliography(sources: {text: string}[]): ParsedBibliography
   sources.forEach((source, index) => {
     let entries: {id: string}[] = [];
     try {
-      entries = new Cite(source.text).data as {id: string}[];
+      entries = new Cite(source.text).data;
     } catch (error) {
       problems.push({source: index, line: 1, reason: `Cannot read the bibliography: ${(error as Error).message.split('\n')[0]}`, ruleId: 'bibliography', fatal: true});
       return;

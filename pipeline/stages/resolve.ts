@@ -42,7 +42,6 @@ export interface Resolved {
   citedKeys: string[];
   /** Every citation in reading order; its text node is filled in by attachReferences. */
   citations: (CitationRequest & {text: {value: string}})[];
-  language: string;
 }
 
 export function resolveBook(input: ResolveInput): Resolved {
@@ -89,8 +88,8 @@ export function resolveBook(input: ResolveInput): Resolved {
   }
 
   const glossaryByTerm = new Map(glossary.map((entry) => [entry.term.toLowerCase(), entry]));
-  const cited: string[] = [];
-  const citedSet = new Set<string>();
+  // Cited entries in the order of their first citation (a Set keeps insertion order).
+  const cited = new Set<string>();
   const citations: (CitationRequest & {text: {value: string}})[] = [];
   const index = new Map<string, IndexEntry>();
   const addIndex = (term: string, sub: string | undefined, see: string | undefined, anchor?: {id: string; docId: string}) => {
@@ -173,11 +172,8 @@ export function resolveBook(input: ResolveInput): Resolved {
           node.properties = {className: ['cite', 'unresolved']};
           return SKIP;
         }
-        for (const item of known) if (!citedSet.has(item.key)) {
-          citedSet.add(item.key);
-          cited.push(item.key);
-        }
-        // The text is filled in once every citation of the book is known (formatCitations).
+        for (const item of known) cited.add(item.key);
+        // The text is filled in once every citation of the book is known (attachReferences).
         const text: {type: 'text'; value: string} = {type: 'text', value: ''};
         citations.push({items: known, mode: props.dataMode === 'narrative' ? 'narrative' : 'paren', text});
         node.properties = {className: ['cite']};
@@ -241,8 +237,8 @@ export function resolveBook(input: ResolveInput): Resolved {
     doc.fragments.set('', `${doc.id}-title`);
   }
   void generated;
-  const resolved: Resolved = {docs: out, labels, ids, index: entries, citedKeys: cited, citations, language};
-  if (!input.deferReferences) attachReferences(resolved, formatReferencesSync(bibliography, citations, cited, language));
+  const resolved: Resolved = {docs: out, labels, ids, index: entries, citedKeys: [...cited], citations};
+  if (!input.deferReferences) attachReferences(resolved, formatReferencesSync(bibliography, citations, resolved.citedKeys, language));
   return resolved;
 }
 

@@ -4,6 +4,7 @@
  * the same input bytes give the same output bytes (libvips, fixed settings).
  */
 import {createHash} from 'node:crypto';
+import pMap from 'p-map';
 import type {Asset} from '../model.ts';
 
 /** Remembers scaled images by their input (a build cache keeps them between builds). */
@@ -11,17 +12,9 @@ export type ScaleMemo = (asset: Asset, maxWidth: number, maxHeight: number, scal
 
 export async function scaleAssets(assets: Map<string, Asset>, maxWidth: number, maxHeight = maxWidth * 1.5, memo?: ScaleMemo): Promise<Map<string, Asset>> {
   // A few at a time: libvips works on libuv's threads, so both cores scale while this one waits.
-  // The map keeps the order of `assets` whatever the order of completion.
-  const entries = [...assets];
-  const scaled: Asset[] = new Array(entries.length);
-  let next = 0;
-  await Promise.all(Array.from({length: Math.min(4, entries.length)}, async () => {
-    while (next < entries.length) {
-      const i = next++;
-      scaled[i] = await scaleAsset(entries[i]![1], maxWidth, maxHeight, memo);
-    }
-  }));
-  return new Map(entries.map(([key], i) => [key, scaled[i]!]));
+  // p-map keeps the order of `assets` whatever the order of completion.
+  const scaled = await pMap(assets, ([, asset]) => scaleAsset(asset, maxWidth, maxHeight, memo), {concurrency: 4});
+  return new Map([...assets.keys()].map((key, i) => [key, scaled[i]!]));
 }
 
 export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: number, memo?: ScaleMemo): Promise<Asset> {

@@ -2,18 +2,14 @@
  * Makes a zip reproducible: `mimetype` first and stored, the other entries sorted by
  * name, every timestamp set from SOURCE_DATE_EPOCH.
  */
-import {unzipSync, zipSync, type Zippable, type ZipOptions} from 'fflate';
+import {zipSync, type Zippable, type ZipOptions} from 'fflate';
 
 /** zipSync or a drop-in with the same output (the build cache's, which reuses compressed entries). */
 export type ZipFunction = (data: Zippable, options?: ZipOptions) => Uint8Array;
 
 const COMPRESSED = /\.(jpe?g|png|gif|webp|avif|woff2?|mp3|mp4|m4a)$/i;
 
-export function normaliseZip(raw: Uint8Array, sourceDateEpoch: number, zip: ZipFunction = zipSync): Uint8Array {
-  return normaliseEntries(unzipSync(raw), sourceDateEpoch, zip);
-}
-
-/** The same, from the entries themselves (names ending in `/` are folders and left out). */
+/** The EPUB's entries as one zip (names ending in `/` are folders and left out). */
 export function normaliseEntries(entries: Record<string, Uint8Array>, sourceDateEpoch: number, zip: ZipFunction = zipSync): Uint8Array {
   // DOS timestamps start in 1980 and are local-time based: fflate uses the Date as given.
   const utc = new Date(Math.max(sourceDateEpoch, 315532800) * 1000);

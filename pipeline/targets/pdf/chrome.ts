@@ -190,6 +190,7 @@ export async function openBrowser(resources: Resources, log: (message: string) =
     tab.on('request', onRequest);
     return tab;
   };
+  let closed = false;
   return {
     refused,
     async print(html, {timeoutMs, tagged = true}) {
@@ -228,6 +229,9 @@ export async function openBrowser(resources: Resources, log: (message: string) =
       await closing?.then((tab) => tab.close()).catch(() => undefined);
     },
     async close() {
+      // Once: renderPdf closes Chrome before its finish, and again (a no-op) on the way out.
+      if (closed) return;
+      closed = true;
       await browser.close().catch(() => undefined);
       fs.rmSync(userDataDir, {recursive: true, force: true});
       userDataDirs.delete(userDataDir);

@@ -46,9 +46,8 @@ export interface FinishOptions {
   creator: string;
 }
 
-/** `pdf`: Chrome's bytes, or the document already read from them (reading 20 MB takes a second). */
-export async function finishPdf(pdf: Uint8Array | PDFDocument, options: FinishOptions): Promise<Uint8Array> {
-  const doc = pdf instanceof PDFDocument ? pdf : await PDFDocument.load(pdf, READ);
+/** `doc`: Chrome's final print, as read for its destinations (read with `READ`). */
+export async function finishPdf(doc: PDFDocument, options: FinishOptions): Promise<Uint8Array> {
   doc.registerFontkit(fontkit);
   let font: PDFFont;
   try {

@@ -41,7 +41,8 @@ export interface PdfOptions {
   /**
    * Called with the page plan once the layout pass has been read, before the final pass: the
    * folios it gives are the ones the PDF ends with (unless the final pass finds that a chapter
-   * moved, and the layout is measured again: then it is called again).
+   * moved, and the layout is measured again: then it is called again). The result's
+   * `pageMarks` and `folios` are the very objects of the last call.
    */
   onPlan?: (plan: {marks: {label: string; id: string}[]; folios: Map<string, string>}) => void;
 }
