@@ -217,7 +217,7 @@ async function main() {
 type Info = ReturnType<typeof machine>;
 
 interface RatioRun {
-  whole: {ms: number; launchMs: number; passes: {gotoMs: number; pdfMs: number; chromeMs: number}[]; timings: Record<string, number>; pages: number; bytes: number; mismatches: number};
+  whole: {ms: number; launchMs: number; passes: {prints: number; chromeMs: number}[]; timings: Record<string, number>; pages: number; bytes: number; mismatches: number};
   single: {launchMs: number; printMs: number; pages: number; bytes: number; htmlBytes: number; resources: number};
 }
 
@@ -306,7 +306,8 @@ function render(info: Info, book: GeneratedBook, samples: Map<string, Sample[]>,
     row('whole PDF step (`renderPdf`)', s(whole));
     row('&nbsp;&nbsp;Chrome launch', s(launch));
     for (let i = 0; i < passCount; i++) {
-      const label = i === passCount - 1 ? 'last pass (final PDF)' : `pass ${i + 1} (layout, with probe links${i === 0 ? ', image placeholders' : ''})`;
+      const pieces = ratioRuns[0]!.whole.passes[i]?.prints ?? 1;
+      const label = i === passCount - 1 ? 'last pass (final PDF)' : `pass ${i + 1} (layout, with probe links${i === 0 ? ', image placeholders' : ''}${pieces > 1 ? `; ${pieces} pieces side by side, nothing else painted` : ''})`;
       row(`&nbsp;&nbsp;Chrome: ${label}`, s(ratioMed((r) => r.whole.passes[i]?.chromeMs ?? NaN)));
     }
     row('&nbsp;&nbsp;finish (pdf-lib: folios, heads, outline, metadata, save)', s(finish));

@@ -77,6 +77,9 @@ interface Print {
   resources: Map<string, {body: string | Buffer | Uint8Array; contentType: string}>;
   gotoMs: number;
   pdfMs: number;
+  /** When the tab started loading and when its PDF was back (prints of one pass overlap). */
+  start: number;
+  end: number;
 }
 const prints: Print[] = [];
 let launches: number[] = [];
@@ -93,15 +96,16 @@ async function observePuppeteer() {
     const newPage = browser.newPage.bind(browser);
     browser.newPage = async (...a: unknown[]) => {
       const page = await newPage(...a);
+      // Each tab prints once; several may print at the same time.
+      let mine: Print | undefined;
       const on = page.on.bind(page);
       page.on = (event: unknown, handler: (request: Any) => void) => {
         if (event !== 'request') return on(event, handler);
         return on(event, (request: Any) => {
           const respond = request.respond.bind(request);
           request.respond = (response: Any, priority?: number) => {
-            const current = prints.at(-1);
-            if (current && response.status === 200) {
-              current.resources.set(decodeURIComponent(new URL(request.url()).pathname), {body: response.body, contentType: response.contentType});
+            if (mine && response.status === 200) {
+              mine.resources.set(decodeURIComponent(new URL(request.url()).pathname), {body: response.body, contentType: response.contentType});
             }
             return respond(response, priority);
           };
@@ -110,13 +114,13 @@ async function observePuppeteer() {
       };
       const goto = page.goto.bind(page);
       page.goto = async (...a: unknown[]) => {
-        const print: Print = {resources: new Map(), gotoMs: 0, pdfMs: 0};
-        prints.push(print);
         const t = performance.now();
+        mine = {resources: new Map(), gotoMs: 0, pdfMs: 0, start: t, end: t};
+        prints.push(mine);
         try {
           return await goto(...a);
         } finally {
-          print.gotoMs = ms(t);
+          mine.gotoMs = ms(t);
         }
       };
       const pdf = page.pdf.bind(page);
@@ -125,7 +129,8 @@ async function observePuppeteer() {
         try {
           return await pdf(...a);
         } finally {
-          prints.at(-1)!.pdfMs = ms(t);
+          mine!.pdfMs = ms(t);
+          mine!.end = performance.now();
         }
       };
       return page;
@@ -151,7 +156,17 @@ async function runPdfRatio(job: Extract<Job, {mode: 'pdf-ratio'}>) {
     const wholeStart = performance.now();
     const pdf = await renderPdf(book, {templates: TEMPLATES, sourceDateEpoch: epoch, timeoutMs, log: () => {}});
     const wholeMs = ms(wholeStart);
-    const passes = prints.map((p) => ({gotoMs: p.gotoMs, pdfMs: p.pdfMs, chromeMs: p.gotoMs + p.pdfMs}));
+    // A pass is a run of prints that overlap in time (the layout pass prints its pieces side by
+    // side); its Chrome time is from the first tab loading to the last PDF back.
+    const passes: {prints: number; start: number; end: number; chromeMs: number}[] = [];
+    for (const p of prints) {
+      const current = passes.at(-1);
+      if (current && p.start < current.end) {
+        current.prints++;
+        current.end = Math.max(current.end, p.end);
+      } else passes.push({prints: 1, start: p.start, end: p.end, chromeMs: 0});
+    }
+    for (const pass of passes) pass.chromeMs = Math.round(pass.end - pass.start);
     const last = prints.at(-1)!;
     const served = last.resources;
     const html = served.get('/')?.body;

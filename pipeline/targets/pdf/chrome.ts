@@ -72,13 +72,18 @@ export interface Resources {
 }
 
 export interface PrintSession {
-  /** `tagged: false` for a layout-only print: the same pages, without the costly tag tree. */
+  /**
+   * Prints one document in a tab of its own. `tagged: false` for a layout-only print: the same
+   * pages, without the costly tag tree. Prints may run at the same time (each tab has its own
+   * renderer, so each can have a core).
+   */
   print(html: string, options: {timeoutMs: number; tagged?: boolean}): Promise<Uint8Array>;
   /** Requests that were refused (outside our resources). */
   refused: string[];
   /**
-   * Closes the tab that printed, and with it the renderer that holds the laid-out document
-   * (hundreds of MB for a book); the next print opens a fresh one.
+   * Waits until the tabs that printed are closed, and with them the renderers that held the
+   * laid-out documents (hundreds of MB for a book). Each tab starts closing as soon as its PDF
+   * is back.
    */
   release(): Promise<void>;
   close(): Promise<void>;
@@ -142,8 +147,8 @@ export async function openBrowser(resources: Resources, log: (message: string) =
     const shown = url.length > 200 ? `${url.slice(0, 197)}…` : url;
     if (!refused.includes(shown)) refused.push(shown);
   };
-  let current = '';
-  const onRequest = (request: HTTPRequest) => {
+  /** Answers one tab's requests: its document at `/`, our resources, nothing else. */
+  const onRequest = (request: HTTPRequest, document: string) => {
     const url = request.url();
     if (url.startsWith('data:')) {
       // Inline data reaches neither the network nor the disk, and Chrome uses it for its own
@@ -168,7 +173,7 @@ export async function openBrowser(resources: Resources, log: (message: string) =
       return;
     }
     if (parsed.pathname === '/' || parsed.pathname === '/index.html') {
-      void request.respond({status: 200, contentType: 'application/xhtml+xml; charset=utf-8', body: current});
+      void request.respond({status: 200, contentType: 'application/xhtml+xml; charset=utf-8', body: document});
       return;
     }
     const resource = resources.get(decodeURIComponent(parsed.pathname));
@@ -180,28 +185,34 @@ export async function openBrowser(resources: Resources, log: (message: string) =
     }
     void request.respond({status: 200, contentType: resource.contentType, body: Buffer.from(resource.body)});
   };
-  // The tab that prints, opened for the first print after launch or after `release`.
-  let page: Promise<Page> | undefined;
-  const openPage = async (): Promise<Page> => {
+  const openPage = async (document: string): Promise<Page> => {
     const tab = await browser.newPage();
-    await tab.setJavaScriptEnabled(false);
-    await tab.setBypassServiceWorker(true);
-    await tab.setRequestInterception(true);
-    tab.on('request', onRequest);
-    return tab;
+    try {
+      await tab.setJavaScriptEnabled(false);
+      await tab.setBypassServiceWorker(true);
+      await tab.setRequestInterception(true);
+      tab.on('request', (request) => onRequest(request, document));
+      return tab;
+    } catch (error) {
+      await tab.close().catch(() => undefined);
+      throw error;
+    }
+  };
+  /** Tabs that printed and are closing. */
+  const closing = new Set<Promise<void>>();
+  const closeTab = (tab: Page) => {
+    const done = tab.close().catch(() => undefined).then(() => {
+      closing.delete(done);
+    });
+    closing.add(done);
   };
   let closed = false;
   return {
     refused,
     async print(html, {timeoutMs, tagged = true}) {
-      current = html;
+      let tab: Page | undefined;
       const work = (async () => {
-        const opened = page ??= openPage();
-        // A tab that failed to open is not kept: the next print tries again.
-        opened.catch(() => {
-          if (page === opened) page = undefined;
-        });
-        const tab = await opened;
+        tab = await openPage(html);
         await tab.goto(`${ORIGIN}/`, {waitUntil: 'load', timeout: timeoutMs});
         await tab.evaluateHandle('document.fonts.ready').catch(() => undefined);
         return tab.pdf({preferCSSPageSize: true, printBackground: true, tagged, outline: false, timeout: timeoutMs});
@@ -220,13 +231,14 @@ export async function openBrowser(resources: Resources, log: (message: string) =
         throw error;
       } finally {
         clearTimeout(timer);
+        // The tab closes in the background (the caller reads the PDF meanwhile); a tab still
+        // opening when the print timed out is closed once it is open.
+        if (tab) closeTab(tab);
+        else void work.catch(() => undefined).finally(() => tab && closeTab(tab));
       }
     },
     async release() {
-      const closing = page;
-      page = undefined;
-      current = '';
-      await closing?.then((tab) => tab.close()).catch(() => undefined);
+      while (closing.size > 0) await Promise.all([...closing]);
     },
     async close() {
       // Once: renderPdf closes Chrome before its finish, and again (a no-op) on the way out.

@@ -31,12 +31,27 @@ export interface PrintLayout {
   folios?: Map<string, string>;
   /** Block ids before which a blank page is inserted. */
   blanksBefore?: Set<string>;
-  /** Append links to every id we need to locate, so Chrome records where they land (pass 1). */
+  /**
+   * Layout pass: append links to every id we need to locate, so Chrome records where they land,
+   * and paint nothing else (`visibility: hidden` lays out the same boxes).
+   */
   probe?: boolean;
+  /**
+   * Layout pass: split the book into this many documents at block boundaries (every block starts
+   * on a new page, so each lays out as it does in the whole book), to be printed side by side.
+   */
+  pieces?: number;
 }
 
 export interface PrintDocument {
+  /** The whole book; in a layout pass of several pieces, the first piece. */
   html: string;
+  /**
+   * The documents to print, in order (one unless `pieces` was asked for). In a layout pass each
+   * ends with a probe that starts on a page of its own (id `page-probe`): the pages before it
+   * are the piece's pages.
+   */
+  pieces: string[];
   blocks: Block[];
   /** Ids whose page the finished PDF needs (TOC entries, index references, page references). */
   measuredIds: string[];
@@ -101,26 +116,60 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
   rewriteForPrint(root, book, layout.folios, measured, present);
   hyphenate(root, config.language);
 
-  if (layout.probe) {
-    const ids = new Set([...blocks.map((b) => b.id), ...measured, ...blockChildIds(root)]);
-    root.children.push(h('div', {className: ['page-probe']}, [...ids].map((id) => h('a', {href: `#${id}`}, '.'))));
-  }
+  const probeIds = layout.probe ? new Set([...blocks.map((b) => b.id), ...measured, ...blockChildIds(root)]) : new Set<string>();
+  const pieces = splitBlocks(root.children, layout.probe ? layout.pieces ?? 1 : 1).map((children) => {
+    if (layout.probe) {
+      const here: string[] = ['page-probe'];
+      for (const child of children) {
+        visit(child, 'element', (node: Element) => {
+          if (typeof node.properties?.id === 'string' && probeIds.has(node.properties.id)) here.push(node.properties.id);
+        });
+      }
+      children = [...children, h('div', {className: ['page-probe'], id: 'page-probe'}, here.map((id) => h('a', {href: `#${id}`}, '.')))];
+    }
+    return documentOf(book, css, {type: 'root', children}, layout.probe ? LAYOUT_ONLY : '');
+  });
+  return {html: pieces[0]!, pieces, blocks, measuredIds: [...measured], blockChildIds: blockChildIds(root), enclosingBlock: enclosingBlocks(root)};
+}
 
+/** In the layout pass only the probe links are painted: Chrome lays out the same pages faster. */
+const LAYOUT_ONLY = 'body, body * { visibility: hidden !important; } .page-probe, .page-probe * { visibility: visible !important; }';
+
+function documentOf(book: Book, css: string, root: Root, extraCss: string): string {
+  const {config} = book;
   // Served as XHTML: the serializer writes empty elements as <x/>, which only XML parses right.
-  const html = `<?xml version="1.0" encoding="UTF-8"?>
+  return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE html>
 <html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" lang="${config.language}" xml:lang="${config.language}">
 <head>
 <meta charset="UTF-8"/>
 <title>${escapeXml(config.title)}</title>
-<style>/*<![CDATA[*/\n${css.replace(/\]\]>/g, '')}\n${pageRules(book)}\n/*]]>*/</style>
+<style>/*<![CDATA[*/\n${css.replace(/\]\]>/g, '')}\n${pageRules(book)}\n${extraCss}/*]]>*/</style>
 </head>
 <body>
 ${toXhtml(root)}
 </body>
 </html>
 `;
-  return {html, blocks, measuredIds: [...measured], blockChildIds: blockChildIds(root), enclosingBlock: enclosingBlocks(root)};
+}
+
+/**
+ * The top-level blocks in at most `count` runs of about equal size (by their text), in order.
+ * Blocks are never cut.
+ */
+function splitBlocks(children: Root['children'], count: number): Root['children'][] {
+  if (count <= 1 || children.length <= 1) return [children];
+  const sizes = children.map((child) => toString(child).length + 1);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const runs: Root['children'][] = [[]];
+  let sum = 0;
+  children.forEach((child, i) => {
+    const run = runs[runs.length - 1]!;
+    if (run.length > 0 && runs.length < count && sum + sizes[i]! / 2 > (total * runs.length) / count) runs.push([child]);
+    else run.push(child);
+    sum += sizes[i]!;
+  });
+  return runs;
 }
 
 /** Ids of the blocks in each document section: candidates for page-break markers. */

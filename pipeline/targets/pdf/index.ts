@@ -83,24 +83,10 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
   };
   const css = printCss(options.templates);
   book = await printResolution(book);
-  const assetsByName = new Map([...book.assets.values()].map((a) => [a.name, a]));
   // In the layout pass every image is a same-size empty SVG: the layout is the same, and
   // Chrome does not decode and embed megabytes of pictures twice.
   let placeholders = false;
-  const resources: Resources = {
-    get(pathname) {
-      if (pathname.startsWith('/assets/')) {
-        const asset = assetsByName.get(pathname.slice('/assets/'.length));
-        if (asset && placeholders) return {body: placeholderOf(asset), contentType: 'image/svg+xml'};
-        return asset ? {body: asset.bytes, contentType: asset.mediaType} : undefined;
-      }
-      if (pathname.startsWith('/fonts/')) {
-        const file = FONT_FILES[pathname.slice('/fonts/'.length)];
-        return file ? {body: fs.readFileSync(require.resolve(file)), contentType: 'font/woff2'} : undefined;
-      }
-      return undefined;
-    },
-  };
+  const resources = printResources(book, () => placeholders);
   const timeoutMs = options.timeoutMs ?? 300_000;
   const session = await time('launch', () => openBrowser(resources, options.log));
   try {
@@ -121,8 +107,17 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
     const layout = async (withPlaceholders: boolean) => {
       placeholders = withPlaceholders;
       // Pass 1: layout with placeholder numbers; learn where everything lands.
-      const first = printDocument(book, css, {probe: true});
-      const dests1 = readDestinations(await pass('pass1', first.html, false));
+      const first = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES});
+      const dests1 = await time('pass1', async () => {
+        collectGarbage();
+        // The pieces print side by side, each in its own renderer; their pages follow each other.
+        const read = await Promise.all(first.pieces.map(async (piece) => {
+          const doc = await PDFDocument.load(await session.print(piece, {timeoutMs, tagged: false}), READ);
+          return readDestinations(doc);
+        }));
+        await session.release();
+        return joinPieces(read);
+      });
       // Chrome occasionally records no destination for an inline anchor: use its block's.
       for (const id of first.measuredIds) {
         const block = first.enclosingBlock.get(id);
@@ -189,6 +184,48 @@ async function printResolution(book: Book): Promise<Book> {
     ...(book.cover ? {cover: scaled(book.cover)!} : {}),
     parts: book.parts.map((part) => ({...part, ...(part.image ? {image: scaled(part.image)!} : {})})),
   };
+}
+
+/** What Chrome may load for the print document: the book's images (or their placeholders) and our fonts. */
+export function printResources(book: Book, placeholders: () => boolean): Resources {
+  const assetsByName = new Map([...book.assets.values()].map((a) => [a.name, a]));
+  return {
+    get(pathname) {
+      if (pathname.startsWith('/assets/')) {
+        const asset = assetsByName.get(pathname.slice('/assets/'.length));
+        if (asset && placeholders()) return {body: placeholderOf(asset), contentType: 'image/svg+xml'};
+        return asset ? {body: asset.bytes, contentType: asset.mediaType} : undefined;
+      }
+      if (pathname.startsWith('/fonts/')) {
+        const file = FONT_FILES[pathname.slice('/fonts/'.length)];
+        return file ? {body: fs.readFileSync(require.resolve(file)), contentType: 'font/woff2'} : undefined;
+      }
+      return undefined;
+    },
+  };
+}
+
+/**
+ * How many documents the layout pass prints at once. Chrome lays out and prints one document on
+ * about one core; two pieces use both of a small machine's cores and need no more memory than
+ * the whole book in one (the layout pass paints nothing but its probe links).
+ */
+export const LAYOUT_PIECES = 2;
+
+/**
+ * The destinations of the layout pass's pieces as if they had been printed as one document:
+ * each piece's pages are those before its probe, and the next piece's pages follow.
+ */
+export function joinPieces(pieces: Map<string, Destination>[]): Map<string, Destination> {
+  const joined = new Map<string, Destination>();
+  let offset = 0;
+  for (const dests of pieces) {
+    const probe = dests.get('page-probe');
+    if (!probe) throw new Error('Chrome could not lay out the print document (the page probe is missing from the first pass); run with --debug');
+    for (const [id, dest] of dests) if (id !== 'page-probe' && dest.page < probe.page) joined.set(id, {...dest, page: dest.page + offset});
+    offset += probe.page - 1;
+  }
+  return joined;
 }
 
 /** An empty SVG with the image's intrinsic size, for the layout pass. */
