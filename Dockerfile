@@ -33,10 +33,13 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY tsconfig.json ./
 COPY pipeline pipeline
 COPY templates templates
+# The CLI bundled once, here (pipeline/bundle.mjs): containers start it without tsx and without
+# writing into the image.
+RUN node --input-type=module -e "import {bundled} from './pipeline/bundle.mjs'; if (!await bundled()) process.exit(1);"
 
 # Not root, so Chrome keeps its sandbox. Any --user works: outputs go to the mounted folder and
 # temporary files to /tmp. Problems are reported relative to the working folder, the book.
 WORKDIR /book
 USER node
-ENTRYPOINT ["/opt/book-pipeline/node_modules/.bin/tsx", "/opt/book-pipeline/pipeline/cli.ts"]
+ENTRYPOINT ["node", "/opt/book-pipeline/pipeline/bin.js"]
 CMD ["build", "--manuscript", "/book", "--out", "/book/dist"]

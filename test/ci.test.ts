@@ -283,7 +283,9 @@ describe('the Dockerfile', () => {
     expect(env).toContain('PUPPETEER_EXECUTABLE_PATH=/usr/bin/chromium');
     const pkg = JSON.parse(read('package.json')) as {dependencies: Record<string, string>};
     expect(Object.keys(pkg.dependencies).filter((name) => name.startsWith('@fontsource/')).length).toBeGreaterThan(0);
-    // The build's tools (tsx) are dependencies, so `npm ci --omit=dev` has them.
+    // The build's tools (esbuild, and tsx where no bundle can be written) are dependencies, so
+    // `npm ci --omit=dev` has them.
+    expect(pkg.dependencies).toHaveProperty('esbuild');
     expect(pkg.dependencies).toHaveProperty('tsx');
   });
 
@@ -297,12 +299,16 @@ describe('the Dockerfile', () => {
 
   it('should by default run the README\'s build (`npm run build`) on the book mounted at /book', () => {
     const script = (JSON.parse(read('package.json')) as {scripts: Record<string, string>}).scripts.build!;
-    expect(script).toBe('tsx pipeline/cli.ts build');
+    expect(script).toBe('node pipeline/bin.js build');
     const entrypoint = JSON.parse(find('ENTRYPOINT').at(-1)!.args) as string[];
     const cmd = JSON.parse(find('CMD').at(-1)!.args) as string[];
     const workdir = '/opt/book-pipeline';
     const command = [...entrypoint, ...cmd].map((arg) => arg.startsWith(`${workdir}/`) ? path.posix.relative(workdir, arg) : arg);
-    expect(command.join(' ')).toBe(`node_modules/.bin/${script} --manuscript /book --out /book/dist`);
+    expect(command.join(' ')).toBe(`${script} --manuscript /book --out /book/dist`);
+    // The bundle is written while the image is built (as root), after the pipeline is copied in.
+    const bundle = index((i) => i.instruction === 'RUN' && i.args.includes('pipeline/bundle.mjs'));
+    expect(bundle).toBeGreaterThan(index((i) => i.instruction === 'COPY' && /^pipeline\s/.test(i.args)));
+    expect(bundle).toBeLessThan(index((i) => i.instruction === 'USER'));
     expect(find('WORKDIR').map((i) => i.args)).toContain(workdir);
   });
 

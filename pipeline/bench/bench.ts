@@ -20,6 +20,7 @@ import {generateBook, type GeneratedBook} from './generate.ts';
 import {measure, type Measured} from './proc.ts';
 import {EDIT} from './edit.ts';
 import {findChrome} from '../targets/pdf/chrome.ts';
+import {bundled} from '../bundle.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -122,10 +123,14 @@ async function main() {
   const check = (name: string, m: Measured) => {
     if (m.code !== 0) throw new Error(`${name} failed (exit ${m.code}):\n${m.stderr.slice(-3000)}`);
   };
+  // Each build runs as the CLI does (pipeline/bin.js): bundled, or through tsx where no bundle can be written.
+  const bundle = await bundled({'bench-worker': path.join(HERE, 'worker.ts')});
+  const workerCommand = bundle ? [bundle['bench-worker']!] : [TSX, path.join(HERE, 'worker.ts')];
+  log(bundle ? 'Builds run bundled, as pipeline/bin.js runs them.' : 'No bundle could be written: builds run through tsx.');
   const worker = async (name: string, job: Record<string, unknown>): Promise<Sample> => {
     const resultFile = path.join(work, `${name.replace(/\W+/g, '-')}.json`);
     const loadBefore = os.loadavg()[0]!;
-    const m = await measure(process.execPath, [TSX, path.join(HERE, 'worker.ts'), JSON.stringify(job), resultFile], {cwd: ROOT, timeoutMs: 3_600_000});
+    const m = await measure(process.execPath, [...workerCommand, JSON.stringify(job), resultFile], {cwd: ROOT, timeoutMs: 3_600_000});
     check(name, m);
     const result = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as Record<string, unknown>;
     if (result.ok === false || (typeof result.errors === 'number' && result.errors > 0)) throw new Error(`${name}: the build reported errors`);

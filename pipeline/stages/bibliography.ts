@@ -14,6 +14,9 @@ import {VFile} from 'vfile';
 import {parseBibliography, formatReferences as formatHere, type ParsedBibliography, type CitationRequest, type References} from './citeproc.ts';
 import type {WorkerInput, WorkerReply} from './citeproc-worker.ts';
 
+/** Defined by pipeline/bundle.mjs in bundled code (the bundle's folder, a file URL); undeclared when run from source. */
+declare const BOOK_BUNDLE_DIR: string | undefined;
+
 export type {CitationRequest, CiteItem, References} from './citeproc.ts';
 
 export interface Bibliography {
@@ -163,6 +166,11 @@ class BibliographyThread {
 
   static start(input: Omit<WorkerInput, 'module'>): BibliographyThread | undefined {
     try {
+      // Bundled (pipeline/bundle.mjs), the worker is a bundled module of its own; from source,
+      // thread.mjs has tsx run the TypeScript.
+      if (typeof BOOK_BUNDLE_DIR === 'string') {
+        return new BibliographyThread(new Worker(new URL('citeproc-worker.mjs', BOOK_BUNDLE_DIR), {workerData: {...input, module: ''} satisfies WorkerInput}));
+      }
       const module = new URL('./citeproc-worker.ts', import.meta.url).href;
       return new BibliographyThread(new Worker(new URL('../thread.mjs', import.meta.url), {workerData: {...input, module} satisfies WorkerInput}));
     } catch {

@@ -82,7 +82,7 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
     }
   };
   const css = printCss(options.templates);
-  book = await printResolution(book);
+  book = await time('scale', () => printResolution(book));
   // In the layout pass every image is a same-size empty SVG: the layout is the same, and
   // Chrome does not decode and embed megabytes of pictures twice.
   let placeholders = false;

@@ -1,0 +1,130 @@
+// Runs the pipeline from bundled JavaScript instead of through tsx. With tsx, every module the
+// CLI imports (ours and the libraries') passes through its hooks in a second thread: starting a
+// build cost about 1.5 s, and a rebuild after a one-chapter edit spent most of its time there.
+// The bundle is our TypeScript only (the libraries stay in node_modules), written by esbuild in
+// well under a second into node_modules/.cache/book-pipeline/<fingerprint>/ the first time a
+// given version of the source runs, and reused until a source file changes. Plain JavaScript:
+// it runs before anything can read TypeScript.
+import fs from 'node:fs';
+import path from 'node:path';
+import {createHash} from 'node:crypto';
+import {createRequire} from 'node:module';
+import {fileURLToPath, pathToFileURL} from 'node:url';
+
+const PIPELINE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(PIPELINE);
+export const BUNDLE_CACHE = path.join(ROOT, 'node_modules', '.cache', 'book-pipeline');
+/** Entries every bundle has: the CLI and the bibliography's worker thread. */
+const ENTRIES = {cli: path.join(PIPELINE, 'cli.ts'), 'citeproc-worker': path.join(PIPELINE, 'stages', 'citeproc-worker.ts')};
+/** Bumped when the way bundles are written changes. */
+const FORMAT = 1;
+
+/** Every source file of the pipeline, sorted, relative to the project. */
+function sourceFiles(dir = PIPELINE) {
+  const out = [];
+  for (const entry of fs.readdirSync(dir, {withFileTypes: true})) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sourceFiles(file));
+    else if (/\.(ts|mts|js|mjs|json)$/.test(entry.name)) out.push(file);
+  }
+  return out.sort();
+}
+
+/** Names the source that a bundle was made from: its files' contents, the entries, esbuild, Node. */
+export function fingerprint(entries = {}, {pipelineDir = PIPELINE} = {}) {
+  const require = createRequire(import.meta.url);
+  const hash = createHash('sha256');
+  const all = {...ENTRIES, ...entries};
+  hash.update(JSON.stringify({
+    format: FORMAT, node: process.version,
+    esbuild: require('esbuild/package.json').version,
+    entries: Object.entries(all).map(([name, file]) => [name, path.relative(ROOT, file)]).sort(),
+  }));
+  for (const file of sourceFiles(pipelineDir)) {
+    const bytes = fs.readFileSync(file);
+    hash.update(`\0${path.relative(pipelineDir, file)}\0${bytes.length}\0`);
+    hash.update(bytes);
+  }
+  return hash.digest('hex').slice(0, 20);
+}
+
+/**
+ * The bundled files (name → absolute path) for the CLI, the worker and any extra `entries`
+ * (name → TypeScript file), written first if needed. Undefined if they cannot be written
+ * (no esbuild, a read-only node_modules): the caller then runs the source through tsx.
+ * `cacheDir` must be inside the project: the bundle imports the libraries from node_modules.
+ */
+export async function bundled(entries = {}, {cacheDir = BUNDLE_CACHE} = {}) {
+  const all = {...ENTRIES, ...entries};
+  const dir = path.join(cacheDir, fingerprint(entries));
+  const outputs = Object.fromEntries(Object.keys(all).map((name) => [name, path.join(dir, `${name}.mjs`)]));
+  if (Object.values(outputs).every((file) => fs.existsSync(file))) {
+    // In use: not pruned for another day (see pruneBundles).
+    try {
+      fs.utimesSync(dir, new Date(), new Date());
+    } catch {}
+    return outputs;
+  }
+  let staging;
+  try {
+    fs.mkdirSync(cacheDir, {recursive: true});
+    staging = fs.mkdtempSync(path.join(cacheDir, '.staging-'));
+    const esbuild = await import('esbuild');
+    await esbuild.build({
+      entryPoints: all, outdir: staging, outExtension: {'.js': '.mjs'},
+      bundle: true, splitting: true, format: 'esm', platform: 'node', target: `node${process.versions.node.split('.')[0]}`,
+      // The libraries are imported from node_modules as they are.
+      packages: 'external',
+      sourcemap: true, logLevel: 'silent',
+      // Where the bibliography thread's bundled module will be.
+      define: {BOOK_BUNDLE_DIR: JSON.stringify(pathToFileURL(`${dir}/`).href)},
+      plugins: [sourceLocations()],
+    });
+    try {
+      fs.renameSync(staging, dir);
+    } catch (error) {
+      // Another process wrote the same bundle first: use it.
+      if (!Object.values(outputs).every((file) => fs.existsSync(file))) throw error;
+    }
+    pruneBundles(dir, {cacheDir});
+    return outputs;
+  } catch {
+    return undefined;
+  } finally {
+    if (staging) fs.rmSync(staging, {recursive: true, force: true});
+  }
+}
+
+/**
+ * Keeps `import.meta.url` meaning the source file it is written in, so that paths the pipeline
+ * finds from it (templates, package.json, libraries' files) are the same bundled or not.
+ */
+function sourceLocations() {
+  return {
+    name: 'source-locations',
+    setup(build) {
+      build.onLoad({filter: /\.(ts|mts)$/}, async (args) => {
+        if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+        const source = await fs.promises.readFile(args.path, 'utf8');
+        return {contents: source.replace(/\bimport\.meta\.url\b/g, JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts'};
+      });
+    },
+  };
+}
+
+/** Removes the bundles (of other versions of the source) that no process has started for a day. */
+export function pruneBundles(keep, {cacheDir = BUNDLE_CACHE, now = Date.now()} = {}) {
+  let names = [];
+  try {
+    names = fs.readdirSync(cacheDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = path.join(cacheDir, name);
+    if (dir === keep) continue;
+    try {
+      if (now - fs.statSync(dir).mtimeMs > 86_400_000) fs.rmSync(dir, {recursive: true, force: true});
+    } catch {}
+  }
+}
