@@ -91,7 +91,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const wantEpub = options.targets.includes('epub');
     const epubTemplates = wantEpub ? await readEpubTemplates(templatesDir) : undefined;
     const packageEpub = async (pages: PageMarks | undefined): Promise<{bytes: Uint8Array; cached: boolean}> => {
-      const render = () => renderEpub(book, epubTemplates!, {sourceDateEpoch: epoch, ...(pages ? {pages} : {}), ...(cache ? {zip: cache.zip, scale: cache.scale} : {})});
+      const render = () => renderEpub(book, epubTemplates!, {sourceDateEpoch: epoch, ...(pages ? {pages} : {}), ...(cache ? {zip: cache.zip, scale: cache.scale, xhtml: cache.xhtml} : {})});
       return cache ? cache.epub(book, {sourceDateEpoch: epoch, pages}, render) : {bytes: await render(), cached: false};
     };
     // The EPUB's page list needs the print page numbers, which the PDF knows after its layout
@@ -140,10 +140,13 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         // returns the very objects it gave onPlan; a second layout gives new ones).
         const during = early && pdf && early.pages.marks === pdf.pageMarks && early.pages.folios === pdf.folios ? early : undefined;
         const packaged = during ? await during.result : await packageEpub(pages);
+        const xhtml = cache?.report.xhtml;
+        const remembered = xhtml && xhtml.hits > 0 ? `${xhtml.hits} of ${xhtml.hits + xhtml.misses} documents from the cache` : undefined;
         if (packaged.cached) {
           cached.add(`${slug}.epub`);
           details.epub = 'unchanged, from the cache';
-        } else if (during) details.epub = 'packaged while Chrome printed';
+        } else if (during) details.epub = ['packaged while Chrome printed', remembered].filter(Boolean).join('; ');
+        else if (remembered) details.epub = remembered;
         return packaged.bytes;
       });
       outputs.set(`${slug}.epub`, bytes);
@@ -165,7 +168,7 @@ export function slugOf(title: string): string {
   return title.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'book';
 }
 
-async function readEpubTemplates(templates = TEMPLATES): Promise<EpubTemplates> {
+export async function readEpubTemplates(templates = TEMPLATES): Promise<EpubTemplates> {
   const read = (name: string) => fs.readFile(path.join(templates, 'epub', name), 'utf8');
   const hljs = await fs.readFile(fileURLToPath(import.meta.resolve('highlight.js/styles/a11y-light.css')), 'utf8');
   return {

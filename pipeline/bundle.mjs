@@ -1,10 +1,11 @@
 // Runs the pipeline from bundled JavaScript instead of through tsx. With tsx, every module the
 // CLI imports (ours and the libraries') passes through its hooks in a second thread: starting a
 // build cost about 1.5 s, and a rebuild after a one-chapter edit spent most of its time there.
-// The bundle is our TypeScript only (the libraries stay in node_modules), written by esbuild in
-// well under a second into node_modules/.cache/book-pipeline/<fingerprint>/ the first time a
-// given version of the source runs, and reused until a source file changes. Plain JavaScript:
-// it runs before anything can read TypeScript.
+// The bundle is our TypeScript and the libraries written as ES modules (CommonJS ones stay in
+// node_modules), written by esbuild in well under a second into
+// node_modules/.cache/book-pipeline/<fingerprint>/ the first time a given version of the source
+// runs, and reused until a source file changes. Plain JavaScript: it runs before anything can
+// read TypeScript.
 import fs from 'node:fs';
 import path from 'node:path';
 import {createHash} from 'node:crypto';
@@ -73,13 +74,13 @@ export async function bundled(entries = {}, {cacheDir = BUNDLE_CACHE} = {}) {
     await esbuild.build({
       entryPoints: all, outdir: staging, outExtension: {'.js': '.mjs'},
       bundle: true, splitting: true, format: 'esm', platform: 'node', target: `node${process.versions.node.split('.')[0]}`,
-      // The libraries are imported from node_modules as they are.
-      packages: 'external',
       sourcemap: true, logLevel: 'silent',
       // Where the bibliography thread's bundled module will be.
       define: {BOOK_BUNDLE_DIR: JSON.stringify(pathToFileURL(`${dir}/`).href)},
-      plugins: [sourceLocations()],
+      plugins: [librariesAsModules(), sourceLocations()],
     });
+    // Readable by every user (mkdtemp makes it private): a Docker image bundles as root and runs as another user.
+    fs.chmodSync(staging, 0o755);
     try {
       fs.renameSync(staging, dir);
     } catch (error) {
@@ -96,17 +97,64 @@ export async function bundled(entries = {}, {cacheDir = BUNDLE_CACHE} = {}) {
 }
 
 /**
- * Keeps `import.meta.url` meaning the source file it is written in, so that paths the pipeline
- * finds from it (templates, package.json, libraries' files) are the same bundled or not.
+ * Which libraries go into the bundle: the ES modules (the unified/remark/rehype family and
+ * most of the rest: hundreds of small files, whose loading one by one was most of the start).
+ * CommonJS packages (sharp, citation-js, epub-gen-memory, pdf-lib, Puppeteer…; highlight.js
+ * aside) stay in node_modules and are imported from there, as they are: they find their own files through
+ * `__dirname` and `require`, which a bundle would change.
+ */
+function librariesAsModules() {
+  // CommonJS that reads no files of its own: highlight.js's grammars, 37 files in every build.
+  const isModule = new Map([['highlight.js', true]]);
+  const packageOf = (specifier) => {
+    const parts = specifier.split('/');
+    return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+  };
+  return {
+    name: 'libraries-as-modules',
+    setup(build) {
+      build.onResolve({filter: /^[^./]/}, (args) => {
+        // Node's own modules, and a package's private imports (`#name`), are esbuild's to resolve.
+        if (args.path.startsWith('node:') || args.path.startsWith('#') || args.kind === 'entry-point') return undefined;
+        const name = packageOf(args.path);
+        if (!isModule.has(name)) {
+          let type;
+          try {
+            const require = createRequire(path.join(args.resolveDir || ROOT, 'noop.js'));
+            const manifest = findManifest(require, name);
+            type = manifest && JSON.parse(fs.readFileSync(manifest, 'utf8')).type;
+          } catch {}
+          isModule.set(name, type === 'module');
+        }
+        return isModule.get(name) ? undefined : {path: args.path, external: true};
+      });
+    },
+  };
+}
+
+/** The package.json of a package, found from where it is imported. */
+function findManifest(require, name) {
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const file = path.join(dir, name, 'package.json');
+    if (fs.existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+/**
+ * Keeps `import.meta.url` meaning the file it is written in (ours or a library's), so that the
+ * paths found from it (templates, package.json, a library's data files) are the same bundled
+ * or not.
  */
 function sourceLocations() {
   return {
     name: 'source-locations',
     setup(build) {
-      build.onLoad({filter: /\.(ts|mts)$/}, async (args) => {
-        if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      build.onLoad({filter: /\.(ts|mts|js|mjs)$/}, async (args) => {
         const source = await fs.promises.readFile(args.path, 'utf8');
-        return {contents: source.replace(/\bimport\.meta\.url\b/g, JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts'};
+        if (!source.includes('import.meta.url')) return undefined;
+        const loader = /\.m?ts$/.test(args.path) ? 'ts' : 'js';
+        return {contents: source.replace(/\bimport\.meta\.url\b/g, JSON.stringify(pathToFileURL(args.path).href)), loader, resolveDir: path.dirname(args.path)};
       });
     },
   };

@@ -7,7 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {zipSync, unzipSync, type Zippable} from 'fflate';
 import {reporter} from 'vfile-reporter';
-import {build, TEMPLATES, type BuildResult} from '../pipeline/build.ts';
+import {build, TEMPLATES, readEpubTemplates, type BuildResult} from '../pipeline/build.ts';
+import {renderEpub, type RenderedDoc, type XhtmlMemo} from '../pipeline/targets/epub/index.ts';
+import type {Book} from '../pipeline/model.ts';
 import {BuildCache, bookDigest} from '../pipeline/cache/index.ts';
 import {CacheStore} from '../pipeline/cache/store.ts';
 import {memoZip, crc32} from '../pipeline/cache/zip.ts';
@@ -253,5 +255,68 @@ describe('incremental builds', () => {
     const chapter = Object.entries(epub).find(([name, bytes]) => name.endsWith('.xhtml') && Buffer.from(bytes).toString('utf8').includes('ref-sculley2015hidden" class="cite-link"'));
     expect(chapter, 'a chapter citing sculley2015hidden').toBeDefined();
     expect(Buffer.from(chapter![1]).toString('utf8')).toMatch(/Sculley et al\., 2015a|Sculley et al\. \(2015a\)/);
+  });
+});
+
+describe('EPUB documents remembered', () => {
+  const epubOnly = async (manuscript: string, cacheDir?: string) => {
+    const out = tempDir('book-xhtml-');
+    const result = await build({
+      manuscript, out, targets: ['epub'], sourceDateEpoch: EPOCH,
+      ...(cacheDir ? {cache: new BuildCache({dir: cacheDir, templates: TEMPLATES})} : {}),
+    });
+    expect(result.ok, reporter(result.files)).toBe(true);
+    return {result, bytes: fs.readFileSync(result.outputs[0]!.path)};
+  };
+
+  it('should render again only the edited chapter, and give the bytes of a clean build', async () => {
+    const work = tempDir('book-xhtml-');
+    const manuscript = path.join(work, 'manuscript');
+    const cacheDir = path.join(work, '.cache');
+    fs.cpSync(MINI, manuscript, {recursive: true});
+    const first = await epubOnly(manuscript, cacheDir);
+    expect(first.result.cache?.xhtml).toMatchObject({hits: 0});
+    const documents = first.result.cache!.xhtml.misses;
+    expect(documents).toBe(first.result.book!.docs.length);
+    // A paragraph added: a new id in the book, which changes no link of the other documents.
+    const file = path.join(manuscript, 'chapters', '02-beta.md');
+    fs.writeFileSync(file, `${fs.readFileSync(file, 'utf8')}\n\nOne more paragraph for the second chapter.\n`);
+    const edited = await epubOnly(manuscript, cacheDir);
+    expect(edited.result.cache?.epub).toBe('miss');
+    expect(edited.result.cache?.xhtml).toEqual({hits: documents - 1, misses: 1});
+    expect(Buffer.compare(edited.bytes, (await epubOnly(manuscript)).bytes)).toBe(0);
+    expect(edited.bytes.toString('latin1')).not.toBe(first.bytes.toString('latin1'));
+  });
+
+  it('should render a remembered document again when an id it links to is now in another file', async () => {
+    const {book} = await loadBook(MINI);
+    const templates = await readEpubTemplates();
+    const remembered = new Map<string, RenderedDoc>();
+    let hits = 0;
+    const memo: XhtmlMemo = {
+      get: (doc, context) => remembered.get(`${doc.id} ${context}`),
+      set: (doc, context, rendered) => remembered.set(`${doc.id} ${context}`, rendered),
+      used: (hit) => {
+        if (hit) hits++;
+      },
+    };
+    const files = (bytes: Uint8Array) => unzipSync(bytes);
+    const text = (bytes: Uint8Array, name: string) => Buffer.from(files(bytes)[`OEBPS/${name}`]!).toString('utf8');
+    await renderEpub(book!, templates, {sourceDateEpoch: EPOCH, xhtml: memo});
+    expect(remembered.size).toBe(book!.docs.length);
+    // The same book: every document from the memo, the same bytes.
+    const again = await renderEpub(book!, templates, {sourceDateEpoch: EPOCH, xhtml: memo});
+    expect(hits).toBe(book!.docs.length);
+    expect(Buffer.compare(again, await renderEpub(book!, templates, {sourceDateEpoch: EPOCH}))).toBe(0);
+    // A section now lives in another document (as if moved there) while the linking chapter is unchanged.
+    const linking = book!.docs.find((doc) => JSON.stringify(doc.tree).includes('"#sec-gamma-two"'))!;
+    expect(linking).toBeDefined();
+    const elsewhere = book!.docs.find((doc) => doc.id !== linking.id && doc.id !== book!.ids.get('sec-gamma-two'))!;
+    const moved: Book = {...book!, ids: new Map([...book!.ids, ['sec-gamma-two', elsewhere.id]])};
+    hits = 0;
+    const withMemo = await renderEpub(moved, templates, {sourceDateEpoch: EPOCH, xhtml: memo});
+    expect(hits).toBe(book!.docs.length - 1);
+    expect(text(withMemo, `${linking.id}.xhtml`)).toContain(`href="${elsewhere.id}.xhtml#sec-gamma-two"`);
+    expect(Buffer.compare(withMemo, await renderEpub(moved, templates, {sourceDateEpoch: EPOCH}))).toBe(0);
   });
 });

@@ -5,6 +5,8 @@
  *  - formatted citations, keyed by the bibliography sources, the style and the pipeline;
  *  - what is learnt from an image's bytes (size, an SVG's problems), and images scaled for
  *    the EPUB, keyed by the bytes (and the size asked for) and the pipeline;
+ *  - each document's EPUB XHTML, keyed by the resolved document and what else it is rendered
+ *    with (where ids live, print page numbers, images);
  *  - the compressed entries of the EPUB, keyed by their bytes (zip.ts);
  *  - the EPUB and the PDF themselves, keyed by everything they are made from: the whole
  *    resolved book (every tree, label, asset's bytes, the configuration), the dates, the
@@ -18,7 +20,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {createHash} from 'node:crypto';
-import type {Book} from '../model.ts';
+import type {Book, Doc} from '../model.ts';
 import type {LoadOptions} from '../stages/load.ts';
 import type {PdfResult} from '../targets/pdf/index.ts';
 import {CacheStore, DEFAULT_CACHE_DIR, DEFAULT_MAX_BYTES} from './store.ts';
@@ -27,6 +29,7 @@ import {parseDocsCached, docKey, type ParseStats} from './docs.ts';
 import {memoZip, type ZipFunction} from './zip.ts';
 import {digestValue} from './digest.ts';
 import type {ScaleMemo} from '../stages/scale.ts';
+import type {XhtmlMemo, RenderedDoc} from '../targets/epub/index.ts';
 
 export {DEFAULT_CACHE_DIR} from './store.ts';
 
@@ -46,11 +49,14 @@ export interface BuildCacheOptions {
 export interface CacheReport {
   dir: string;
   docs: ParseStats;
+  /** EPUB documents whose XHTML was remembered / rendered (when the EPUB itself was not). */
+  xhtml: {hits: number; misses: number};
   epub?: 'hit' | 'miss';
   pdf?: 'hit' | 'miss';
 }
 
 const bookDigests = new WeakMap<Book, string>();
+const docDigests = new WeakMap<Doc, string>();
 
 export class BuildCache {
   readonly store: CacheStore;
@@ -74,7 +80,7 @@ export class BuildCache {
   }
 
   private freshReport(): CacheReport {
-    return {dir: this.store.dir, docs: {hits: 0, misses: 0}};
+    return {dir: this.store.dir, docs: {hits: 0, misses: 0}, xhtml: {hits: 0, misses: 0}};
   }
 
   private pipelineKey: string | undefined;
@@ -164,6 +170,37 @@ export class BuildCache {
     return result;
   };
 
+  /**
+   * Each document's EPUB XHTML, by the resolved document (its digest: what resolution made of
+   * it, so an edit elsewhere that changes a number or a link in it changes the key) and the
+   * context renderEpub gives. After a one-chapter edit only the documents that changed are
+   * rendered again.
+   */
+  readonly xhtml: XhtmlMemo = {
+    get: (doc, context) => {
+      const key = this.xhtmlKey(doc, context);
+      const stored = key ? this.store.read('xhtml', key) : undefined;
+      if (!stored) return undefined;
+      try {
+        return JSON.parse(stored.toString('utf8')) as RenderedDoc;
+      } catch {
+        return undefined;
+      }
+    },
+    used: (rendered) => {
+      this.report.xhtml[rendered ? 'hits' : 'misses']++;
+    },
+    set: (doc, context, rendered) => {
+      const key = this.xhtmlKey(doc, context);
+      if (key) this.store.write('xhtml', key, Buffer.from(JSON.stringify(rendered), 'utf8'));
+    },
+  };
+
+  private xhtmlKey(doc: Doc, context: string): string | undefined {
+    const digest = docDigest(doc);
+    return digest && hashOf('xhtml-1', this.pipeline, digest, context);
+  }
+
   /** zipSync that reuses compressed EPUB entries. */
   get zip(): ZipFunction {
     return this.zipFunction;
@@ -248,11 +285,27 @@ export function bookDigest(book: Book): string | undefined {
   if (known) return known;
   let digest: string;
   try {
-    digest = digestValue({...book, docs: book.docs.map((doc) => ({...doc, file: doc.file.path}))});
+    const docs = book.docs.map((doc) => docDigest(doc));
+    if (docs.includes(undefined)) return undefined;
+    digest = digestValue({...book, docs});
   } catch {
     return undefined;
   }
   bookDigests.set(book, digest);
+  return digest;
+}
+
+/** Hash of one resolved document: every field (tree, numbers, fragments, sections) and its file's path. */
+export function docDigest(doc: Doc): string | undefined {
+  const known = docDigests.get(doc);
+  if (known) return known;
+  let digest: string;
+  try {
+    digest = digestValue({...doc, file: doc.file.path});
+  } catch {
+    return undefined;
+  }
+  docDigests.set(doc, digest);
   return digest;
 }
 

@@ -12,7 +12,7 @@ import {makeFolderSync} from '../io/output.ts';
 
 export const DEFAULT_CACHE_DIR = path.join('.cache', 'book');
 /** The folders a cache holds (see index.ts); `clean` removes only a folder made of these. */
-export const NAMESPACES = ['docs', 'citations', 'image', 'scaled', 'deflate', 'epub', 'pdf', 'pdf-meta'];
+export const NAMESPACES = ['docs', 'citations', 'image', 'scaled', 'deflate', 'xhtml', 'epub', 'pdf', 'pdf-meta'];
 
 /** True when `dir` is missing or holds nothing but cache namespaces (so removing it is safe). */
 export function looksLikeCache(dir: string): boolean {
@@ -49,7 +49,8 @@ export class CacheStore {
   }
 
   private file(namespace: string, key: string): string {
-    if (!/^[a-z0-9-]+$/.test(namespace) || !/^[a-f0-9]{16,128}$/.test(key)) throw new Error(`Bad cache key ${namespace}/${key}`);
+    // Only the namespaces `clean` knows, or it would refuse to remove the folder.
+    if (!NAMESPACES.includes(namespace) || !/^[a-f0-9]{16,128}$/.test(key)) throw new Error(`Bad cache key ${namespace}/${key}`);
     return path.join(this.dir, namespace, key.slice(0, 2), key);
   }
 

@@ -44,12 +44,44 @@ interface EpubDoc {
   properties?: string;
   linear?: boolean;
   bodyType?: string;
+  /** The book's document it is made from (chapters, front and back matter). */
+  source?: Doc;
+  /** Already rendered (remembered from an earlier build): its tree is not used. */
+  rendered?: RenderedDoc;
+}
+
+/** One document of the book as the EPUB holds it, with what it adds to the page list and the images. */
+export interface RenderedDoc {
+  xhtml: string;
+  pages: PageListEntry[];
+  images: string[];
+  /** The ids it links to, and the file each was in ('' = none): links are written with them. */
+  links: [string, string][];
+}
+
+interface PageListEntry {
+  label: string;
+  href: string;
+  value: string;
+  type: string;
+}
+
+/**
+ * Remembers each rendered document (the build cache keeps them): by the document itself and by
+ * `context`, a hash of what else its XHTML is made from (the language, the print page numbers,
+ * the images' names and sizes). Where the ids it links to live is checked on use (`links`).
+ */
+export interface XhtmlMemo {
+  get(doc: Doc, context: string): RenderedDoc | undefined;
+  set(doc: Doc, context: string, rendered: RenderedDoc): void;
+  /** Told whether each document was taken from the memo (true) or rendered (false). */
+  used?(remembered: boolean): void;
 }
 
 /** Widest raster image in the EPUB: enough for tablets, far below print resolution. */
 export const EPUB_MAX_IMAGE_WIDTH = 1600;
 
-export async function renderEpub(original: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PageMarks; zip?: ZipFunction; scale?: ScaleMemo}): Promise<Uint8Array> {
+export async function renderEpub(original: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PageMarks; zip?: ZipFunction; scale?: ScaleMemo; xhtml?: XhtmlMemo}): Promise<Uint8Array> {
   const assets = await scaleAssets(original.assets, EPUB_MAX_IMAGE_WIDTH, undefined, options.scale);
   const scaled = (asset: Asset | undefined) => (asset ? assets.get(asset.path) ?? asset : undefined);
   const book: Book = {
@@ -91,22 +123,46 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
       idToFile.set(part.id, `${part.id}.xhtml`);
       idToFile.set(`${part.id}-title`, `${part.id}.xhtml`);
     }
-    const tree = cloneTree(doc.tree);
-    removeByClass(tree, 'print-only');
     docs.push({
-      id: doc.id, filename: fileOf(doc.id), title: doc.title,
+      id: doc.id, filename: fileOf(doc.id), title: doc.title, source: doc,
       bodyType: doc.kind === 'front' ? 'frontmatter' : doc.kind === 'chapter' ? 'bodymatter' : 'backmatter',
-      tree: {type: 'root', children: [docSection(doc, tree.children as ElementContent[])]},
+      tree: {type: 'root', children: []},
       ...(doc.hasMath ? {properties: 'mathml'} : {}),
     });
   }
 
+  // A document remembered with the same context is not rendered again.
+  const context = options.xhtml ? contextOf(lang, options.pages, book.assets) : '';
+  for (const doc of docs) {
+    if (!doc.source) continue;
+    const remembered = options.xhtml?.get(doc.source, context);
+    const current = remembered?.links.every(([id, file]) => (idToFile.get(id) ?? '') === file);
+    options.xhtml?.used?.(!!current);
+    if (current) {
+      doc.rendered = remembered;
+      continue;
+    }
+    const tree = cloneTree(doc.source.tree);
+    removeByClass(tree, 'print-only');
+    doc.tree = {type: 'root', children: [docSection(doc.source, tree.children as ElementContent[])]};
+  }
+  const fresh = docs.filter((doc) => !doc.rendered);
+  const pagesOf = new Map<EpubDoc, PageListEntry[]>();
+  const imagesOf = new Map<EpubDoc, Set<string>>(fresh.map((doc) => [doc, new Set()]));
+  const linksOf = new Map<EpubDoc, Map<string, string>>(fresh.map((doc) => [doc, new Map()]));
+
   // Page-break markers for the print page list.
-  const pageList: {label: string; href: string; value: string; type: string}[] = [];
+  const pageList: PageListEntry[] = [];
   if (options.pages) {
     const byId = new Map<string, string[]>();
     for (const mark of options.pages.marks) byId.set(mark.id, [...(byId.get(mark.id) ?? []), mark.label]);
     for (const doc of docs) {
+      if (doc.rendered) {
+        pageList.push(...doc.rendered.pages);
+        continue;
+      }
+      const pages: PageListEntry[] = [];
+      pagesOf.set(doc, pages);
       visit(doc.tree, 'element', (node: Element, index, parent) => {
         const id = node.properties?.id;
         const labels = typeof id === 'string' ? byId.get(id) : undefined;
@@ -116,15 +172,16 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
         }));
         // A marker before a block, or as the first thing inside a section/header.
         (parent.children as ElementContent[]).splice(index, 0, ...markers);
-        for (const label of labels) pageList.push({label, href: `${doc.filename}#page-${label}`, value: /^\d+$/.test(label) ? label : String(romanValue(label)), type: /^\d+$/.test(label) ? 'normal' : 'front'});
+        for (const label of labels) pages.push({label, href: `${doc.filename}#page-${label}`, value: /^\d+$/.test(label) ? label : String(romanValue(label)), type: /^\d+$/.test(label) ? 'normal' : 'front'});
         byId.delete(id as string);
         return index + markers.length + 1;
       });
+      pageList.push(...pages);
     }
   }
 
   // Page numbers from the print edition, where the text refers to pages.
-  for (const doc of docs) {
+  for (const doc of fresh) {
     visit(doc.tree, 'element', (node: Element, index, parent) => {
       const classes = Array.isArray(node.properties?.className) ? node.properties.className : [];
       if (classes.includes('pageref') && parent && index !== undefined) {
@@ -145,13 +202,15 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
   }
 
   // Links and images, rewritten for the package's file layout.
-  const images = new Set<string>();
-  for (const doc of docs) {
+  for (const doc of fresh) {
+    const images = imagesOf.get(doc)!;
+    const links = linksOf.get(doc)!;
     visit(doc.tree, 'element', (node: Element) => {
       const props = node.properties ?? {};
       if (node.tagName === 'a' && typeof props.href === 'string' && props.href.startsWith('#')) {
         const id = props.href.slice(1);
         const file = idToFile.get(id);
+        links.set(id, file ?? '');
         props.href = file && file !== doc.filename ? `${file}#${id}` : `#${id}`;
       }
       if (node.tagName === 'img') {
@@ -173,7 +232,17 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
   }
 
   const assetsByName = new Map([...book.assets.values()].map((asset) => [asset.name, asset]));
-  const documents = docs.map((doc) => ({doc, xhtml: wrapDocument(doc, lang)}));
+  const images = new Set<string>();
+  const documents = docs.map((doc) => {
+    if (doc.rendered) {
+      for (const name of doc.rendered.images) images.add(name);
+      return {doc, xhtml: doc.rendered.xhtml};
+    }
+    const xhtml = wrapDocument(doc, lang);
+    for (const name of imagesOf.get(doc)!) images.add(name);
+    if (doc.source) options.xhtml?.set(doc.source, context, {xhtml, pages: pagesOf.get(doc) ?? [], images: [...imagesOf.get(doc)!], links: [...linksOf.get(doc)!]});
+    return {doc, xhtml};
+  });
   const identifier = identifierOf(book);
   const modified = new Date(options.sourceDateEpoch * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
   const hasMath = docs.some((d) => d.properties?.includes('mathml'));
@@ -278,6 +347,18 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
   await Promise.all(reads);
   for (const name of images) entries[`OEBPS/images/${name}`] = assetsByName.get(name)!.bytes;
   return normaliseEntries(entries, options.sourceDateEpoch, options.zip);
+}
+
+/**
+ * What a document's XHTML is made from besides the document itself and the files its links
+ * point into: the language, the print page numbers (page-break markers, page references) and
+ * the images (names and sizes). Hashed, for XhtmlMemo.
+ */
+function contextOf(lang: string, pages: PageMarks | undefined, assets: Map<string, Asset>): string {
+  return createHash('sha256').update(JSON.stringify([
+    'epub-doc-1', lang, pages?.marks ?? null, pages?.folios ? [...pages.folios] : null,
+    [...assets].map(([key, a]) => [key, a.name, a.width ?? null, a.height ?? null]),
+  ])).digest('hex');
 }
 
 /** The part of JSZip that epub-gen-memory's `zip` is used through. */
