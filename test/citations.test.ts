@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest';
-import {loadBibliography, openBibliography, formatReferences, formatReferencesSync, type CitationRequest} from '../pipeline/stages/bibliography.ts';
+import {loadBibliography, openBibliography, formatReferences, formatReferencesSync, expectedCitations, type CitationRequest} from '../pipeline/stages/bibliography.ts';
+import {parseBibliography, registerAhead, formatReferences as formatHere} from '../pipeline/stages/citeproc.ts';
 
 const BIB = `
 @article{lee2020a, author = {Lee, Ann and Park, Bo}, title = {Feature stores in practice}, journal = {Journal of Examples}, year = {2020}}
@@ -74,6 +75,43 @@ describe('citations', () => {
     const again = await openBibliography(SOURCES, 'apa', 'en', memo);
     expect(again.thread).toBeUndefined();
     expect(await formatReferences(again, EACH, CITED, 'en')).toEqual(fromThread);
+  });
+
+  it('registers the expected works ahead in the thread, and gives the same texts whether the guess was right or not', async () => {
+    const reference = formatReferencesSync(load(), EACH, CITED, 'en');
+    for (const expected of [CITED, [...CITED].reverse(), CITED.slice(1), [...CITED, 'nobody2000'], ['lee2020a']]) {
+      const threaded = await openBibliography(SOURCES, 'apa', 'en', new Map(), () => expected);
+      expect(threaded.thread).toBeDefined();
+      expect(await formatReferences(threaded, EACH, CITED, 'en'), expected.join(' ')).toEqual(reference);
+    }
+    // In this thread: a registry filled ahead is used only for exactly the works cited, in order.
+    const {csl} = parseBibliography(SOURCES);
+    const ahead = registerAhead(csl, 'apa', 'en', [...CITED, 'nobody2000'])!;
+    expect(ahead.cited).toEqual(CITED);
+    expect(formatHere(csl, 'apa', 'en', EACH, CITED, true, ahead)).toEqual(reference);
+    const other = registerAhead(csl, 'apa', 'en', ['lee2020a'])!;
+    expect(formatHere(csl, 'apa', 'en', EACH, CITED, true, other)).toEqual(reference);
+  });
+
+  it('expects the cited keys in the order of the text, footnotes after it, code left out', () => {
+    const chapter = [
+      'Intro citing @smith2015 and [see @lee2020a, p. 3; -@chen2018].',
+      '',
+      'A note here.[^n]',
+      '',
+      '[^n]: As @lee2020b argues.',
+      '',
+      'Back in the text, [@smith2015other].',
+      '',
+      '```',
+      'code mentioning @chen2018other',
+      '```',
+      '',
+      'And `@chen2018other` in inline code; an email a@b.org is no citation.',
+    ].join('\n');
+    expect(expectedCitations([chapter, 'Second chapter: @chen2018other and @smith2015 again.'])).toEqual([
+      'smith2015', 'lee2020a', 'chen2018', 'smith2015other', 'lee2020b', 'chen2018other',
+    ]);
   });
 
   it('reports unreadable and duplicate entries at their lines, from the thread as in this thread', async () => {

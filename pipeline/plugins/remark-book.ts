@@ -232,8 +232,10 @@ export function remarkBookDirectives() {
 
 // A bracketed group with `@key` items (checked below; a linear expression here: one that
 // described the items itself backtracked exponentially on `[@a @a @a…`).
-const CITATION_GROUP = /\[([^\[\]]*)\]/g;
-const NARRATIVE = /(^|[\s(])@([A-Za-z][\w:.#$%&+?<>~/-]*[A-Za-z0-9])/g;
+export const CITATION_GROUP = /\[([^\[\]]*)\]/g;
+export const NARRATIVE = /(^|[\s(])@([A-Za-z][\w:.#$%&+?<>~/-]*[A-Za-z0-9])/g;
+/** A key in a bracketed group: `[see @a, p. 3; -@b]`. */
+export const GROUP_KEY = /-?@([A-Za-z][\w:.#$%&+?<>~/-]*[A-Za-z0-9])/g;
 const XREF_PREFIXES = new Set(['fig', 'tbl', 'lst', 'eq', 'sec', 'ch']);
 
 export interface CiteItem {

@@ -12,7 +12,8 @@ import {createHash} from 'node:crypto';
 import {Worker} from 'node:worker_threads';
 import {VFile} from 'vfile';
 import {parseBibliography, formatReferences as formatHere, type ParsedBibliography, type CitationRequest, type References} from './citeproc.ts';
-import type {WorkerInput, WorkerReply} from './citeproc-worker.ts';
+import type {WorkerInput, WorkerReply, WorkerRequest} from './citeproc-worker.ts';
+import {CITATION_GROUP, NARRATIVE, GROUP_KEY} from '../plugins/remark-book.ts';
 
 /** Defined by pipeline/bundle.mjs in bundled code (the bundle's folder, a file URL); undeclared when run from source. */
 declare const BOOK_BUNDLE_DIR: string | undefined;
@@ -65,13 +66,15 @@ export function loadBibliography(sources: Source[], style: string, memo?: Map<st
 
 /**
  * Reads the sources in a worker thread, unless the memo knows them; the caller goes on with
- * other work and awaits the result when it needs the keys. The thread then prepares the style
- * and waits for `formatReferences`. Without a thread (it could not start), reads them here.
+ * other work and awaits the result when it needs the keys. The thread then prepares the style,
+ * registers the `expected` works (expectedCitations) and waits for `formatReferences`. Without a thread (it could not start), reads them here.
  */
-export async function openBibliography(sources: Source[], style: string, lang: string, memo?: Map<string, string>): Promise<Bibliography> {
+export async function openBibliography(sources: Source[], style: string, lang: string, memo?: Map<string, string>, expected?: () => string[]): Promise<Bibliography> {
   const known = remembered(memo);
   if (known || sources.length === 0) return loadBibliography(sources, style, memo);
   const thread = BibliographyThread.start({sources: sources.map((s) => ({text: s.text})), style, lang});
+  const keys = thread && expected ? expected() : [];
+  if (keys.length > 0) thread!.expect(keys);
   const parsed = thread ? await thread.parsed.catch(() => undefined) : undefined;
   if (!parsed) {
     thread?.close();
@@ -178,13 +181,18 @@ class BibliographyThread {
     }
   }
 
+  /** The works the book is expected to cite, registered while the chapters are parsed. */
+  expect(cited: string[]): void {
+    this.worker.postMessage({type: 'expect', cited} satisfies WorkerRequest);
+  }
+
   format(requests: CitationRequest[], cited: string[], withBibliography: boolean): Promise<References> {
     return new Promise((resolve, reject) => {
       this.failed = reject;
       this.formatted = (reply) => {
         if (reply.type === 'formatted') resolve(reply.references);
       };
-      this.worker.postMessage({requests, cited, withBibliography});
+      this.worker.postMessage({type: 'format', requests, cited, withBibliography} satisfies WorkerRequest);
     });
   }
 
@@ -192,4 +200,42 @@ class BibliographyThread {
     this.failed = undefined;
     void this.worker.terminate();
   }
+}
+
+/**
+ * The keys a book is expected to cite, in the order resolve.ts will meet them, read from the
+ * Markdown sources with the citation syntax's patterns: code left out, footnote definitions
+ * after the text (where they are printed). A guess that lets the thread register the cited works
+ * while the chapters are parsed; formatReferences registers again if the book cites others, or
+ * in another order.
+ */
+export function expectedCitations(texts: string[]): string[] {
+  const keys = new Set<string>();
+  for (const text of texts) {
+    const body: string[] = [];
+    const notes: string[] = [];
+    let inNote = false;
+    const plain = text.replace(/^(```+|~~~+)[^\n]*\n[\s\S]*?^\1[ \t]*$/gm, '').replace(/<!--[\s\S]*?-->/g, '');
+    for (const line of plain.split('\n')) {
+      if (/^\[\^[^\]]+\]:/.test(line)) inNote = true;
+      else if (inNote && line.trim() !== '' && !/^\s/.test(line)) inNote = false;
+      (inNote ? notes : body).push(line);
+    }
+    for (const part of [body.join('\n'), notes.join('\n')]) {
+      const code = part.replace(/(`+)[\s\S]*?\1/g, (span) => ' '.repeat(span.length));
+      const found: {at: number; key: string}[] = [];
+      const groups: [number, number][] = [];
+      for (const match of code.matchAll(CITATION_GROUP)) {
+        if (!match[1]!.includes('@')) continue;
+        groups.push([match.index!, match.index! + match[0].length]);
+        for (const item of match[1]!.matchAll(GROUP_KEY)) found.push({at: match.index! + item.index!, key: item[1]!});
+      }
+      for (const match of code.matchAll(NARRATIVE)) {
+        const at = match.index! + match[1]!.length;
+        if (!groups.some(([start, end]) => at >= start && at < end)) found.push({at, key: match[2]!});
+      }
+      for (const {key} of found.sort((a, b) => a.at - b.at)) keys.add(key);
+    }
+  }
+  return [...keys];
 }

@@ -4,7 +4,7 @@
  * the build's thread checks the images. Messages in and out are plain data.
  */
 import {parentPort, workerData} from 'node:worker_threads';
-import {parseBibliography, prepareStyle, formatReferences, type CitationRequest} from './citeproc.ts';
+import {parseBibliography, prepareStyle, formatReferences, registerAhead, type CitationRequest, type Registry} from './citeproc.ts';
 
 export interface WorkerInput {
   module: string;
@@ -12,6 +12,10 @@ export interface WorkerInput {
   style: string;
   lang: string;
 }
+
+export type WorkerRequest =
+  | {type: 'expect'; cited: string[]}
+  | {type: 'format'; requests: CitationRequest[]; cited: string[]; withBibliography: boolean};
 
 export type WorkerReply =
   | {type: 'parsed'; parsed: ReturnType<typeof parseBibliography>}
@@ -25,9 +29,19 @@ try {
   const parsed = parseBibliography(input.sources);
   port.postMessage({type: 'parsed', parsed} satisfies WorkerReply);
   if (parsed.csl.length > 0) prepareStyle(parsed.csl, input.style, input.lang);
-  port.on('message', (message: {requests: CitationRequest[]; cited: string[]; withBibliography: boolean}) => {
+  let ahead: Registry | undefined;
+  port.on('message', (message: WorkerRequest) => {
+    if (message.type === 'expect') {
+      // Registered while the build's thread parses; a wrong guess costs only this thread's time.
+      try {
+        ahead = parsed.csl.length > 0 ? registerAhead(parsed.csl, input.style, input.lang, message.cited) : undefined;
+      } catch {
+        ahead = undefined;
+      }
+      return;
+    }
     try {
-      const references = formatReferences(parsed.csl, input.style, input.lang, message.requests, message.cited, message.withBibliography);
+      const references = formatReferences(parsed.csl, input.style, input.lang, message.requests, message.cited, message.withBibliography, ahead);
       port.postMessage({type: 'formatted', references} satisfies WorkerReply);
     } catch (error) {
       port.postMessage({type: 'failed', message: (error as Error).message} satisfies WorkerReply);

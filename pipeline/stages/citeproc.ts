@@ -126,24 +126,53 @@ export function prepareStyle(csl: {id: string}[], style: string, lang: string): 
 }
 
 /**
- * Every citation and the bibliography in one registry of the cited entries, so that citations
- * and bibliography agree when the style tells entries apart ("2020a", "2020b", or initials for
- * authors who share a surname). Citeproc's registry is filled once, not per citation.
- * "(Sculley et al., 2015, p. 3; Amershi et al., 2019)" or, narrative, "Sculley et al. (2015)".
+ * A registry filled ahead of time: the works a book is expected to cite (see
+ * expectedCitations in bibliography.ts), registered and their bibliography formatted while the
+ * chapters are still being parsed. formatReferences uses it only if the book cites exactly
+ * these works in exactly this order (the order numbers citations in numeric styles).
  */
-export function formatReferences(csl: {id: string}[], style: string, lang: string, requests: CitationRequest[], cited: string[], withBibliography = true): References {
-  if (csl.length === 0 || cited.length === 0) return {citations: requests.map(() => ''), bibliography: []};
+export interface Registry {
+  cited: string[];
+  engine: CslEngine;
+  sorted: string[];
+  bibliography: References['bibliography'];
+}
+
+export function registerAhead(csl: {id: string}[], style: string, lang: string, expected: string[]): Registry | undefined {
+  const keys = new Set(csl.map((entry) => entry.id));
+  const cited = [...new Set(expected)].filter((key) => keys.has(key));
+  if (cited.length === 0) return undefined;
   const engine = cslEngine(csl, style, cslLang(lang), 'text');
   const sorted = engine.updateItems(cited);
+  const bibliography = bibliographyOf(engine, sorted);
+  engine.setOutputFormat('text');
+  return {cited, engine, sorted, bibliography};
+}
+
+/**
+ * Every citation and the bibliography in one registry of the cited entries, so that citations
+ * and bibliography agree when the style tells entries apart ("2020a", "2020b", or initials for
+ * authors who share a surname). Citeproc's registry is filled once, not per citation (or was
+ * filled ahead, `ahead`, with the same works).
+ * "(Sculley et al., 2015, p. 3; Amershi et al., 2019)" or, narrative, "Sculley et al. (2015)".
+ */
+export function formatReferences(csl: {id: string}[], style: string, lang: string, requests: CitationRequest[], cited: string[], withBibliography = true, ahead?: Registry): References {
+  if (csl.length === 0 || cited.length === 0) return {citations: requests.map(() => ''), bibliography: []};
+  const ready = ahead && ahead.cited.length === cited.length && ahead.cited.every((key, i) => key === cited[i]) ? ahead : undefined;
+  const engine = ready?.engine ?? cslEngine(csl, style, cslLang(lang), 'text');
+  const sorted = ready?.sorted ?? engine.updateItems(cited);
   const citations = requests.map(({items, mode}) => citationText(engine, items, mode));
   if (!withBibliography) return {citations, bibliography: []};
+  return {citations, bibliography: ready?.bibliography ?? bibliographyOf(engine, sorted)};
+}
+
+function bibliographyOf(engine: CslEngine, sorted: string[]): References['bibliography'] {
   engine.setOutputFormat('html');
   const [meta, html] = engine.makeBibliography();
-  const bibliography = html.map((entry, i) => ({
+  return html.map((entry, i) => ({
     key: meta.entry_ids[i]?.[0] ?? sorted[i]!,
     html: entry.trim().replace(/^<div class="csl-entry">([\s\S]*)<\/div>$/, '$1').trim(),
   }));
-  return {citations, bibliography};
 }
 
 function citationText(engine: CslEngine, items: CiteItem[], mode: 'paren' | 'narrative'): string {

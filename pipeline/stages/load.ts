@@ -11,7 +11,7 @@ import type {Book, Doc, Label, Part} from '../model.ts';
 import {parseConfig} from '../config/load.ts';
 import {readInside, OutsideManuscriptError} from '../io/files.ts';
 import {parseDoc, type DocInput, type ImageRef, type ParsedDoc} from './markdown.ts';
-import {openBibliography, formatReferences, closeBibliography} from './bibliography.ts';
+import {openBibliography, formatReferences, closeBibliography, expectedCitations} from './bibliography.ts';
 import {resolveBook, attachReferences, glossaryFromYaml} from './resolve.ts';
 import {loadAssets, type ImageMemo} from './assets.ts';
 
@@ -121,7 +121,8 @@ export async function loadBook(manuscript: string, options: LoadOptions = {}): P
   }
 
   // The bibliography is read (on a cold build, in a worker thread) while the chapters are parsed.
-  const opening = openBibliography(bibSources, config.citationStyle, config.language, options.citationMemo?.(bibSources, config.citationStyle));
+  const opening = openBibliography(bibSources, config.citationStyle, config.language, options.citationMemo?.(bibSources, config.citationStyle),
+    () => expectedCitations(inputs.map((input) => input.text)));
 
   // Pure stages.
   const docs: Doc[] = [];
