@@ -105,7 +105,8 @@ export async function bundled(entries = {}, {cacheDir = BUNDLE_CACHE} = {}) {
  */
 function librariesAsModules() {
   // CommonJS that reads no files of its own: highlight.js's grammars, 37 files in every build.
-  const isModule = new Map([['highlight.js', true]]);
+  const forced = new Set(['highlight.js']);
+  const isModule = new Map();
   const packageOf = (specifier) => {
     const parts = specifier.split('/');
     return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
@@ -117,16 +118,21 @@ function librariesAsModules() {
         // Node's own modules, and a package's private imports (`#name`), are esbuild's to resolve.
         if (args.path.startsWith('node:') || args.path.startsWith('#') || args.kind === 'entry-point') return undefined;
         const name = packageOf(args.path);
-        if (!isModule.has(name)) {
+        if (forced.has(name)) return undefined;
+        // By the copy that this import finds: two versions of a package may differ.
+        let manifest;
+        try {
+          manifest = findManifest(createRequire(path.join(args.resolveDir || ROOT, 'noop.js')), name);
+        } catch {}
+        if (!manifest) return {path: args.path, external: true};
+        if (!isModule.has(manifest)) {
           let type;
           try {
-            const require = createRequire(path.join(args.resolveDir || ROOT, 'noop.js'));
-            const manifest = findManifest(require, name);
-            type = manifest && JSON.parse(fs.readFileSync(manifest, 'utf8')).type;
+            type = JSON.parse(fs.readFileSync(manifest, 'utf8')).type;
           } catch {}
-          isModule.set(name, type === 'module');
+          isModule.set(manifest, type === 'module');
         }
-        return isModule.get(name) ? undefined : {path: args.path, external: true};
+        return isModule.get(manifest) ? undefined : {path: args.path, external: true};
       });
     },
   };

@@ -80,14 +80,15 @@ describe('citations', () => {
   it('registers the expected works ahead in the thread, and gives the same texts whether the guess was right or not', async () => {
     const reference = formatReferencesSync(load(), EACH, CITED, 'en');
     for (const expected of [CITED, [...CITED].reverse(), CITED.slice(1), [...CITED, 'nobody2000'], ['lee2020a']]) {
-      const threaded = await openBibliography(SOURCES, 'apa', 'en', new Map(), () => expected);
+      const threaded = await openBibliography(SOURCES, 'apa', 'en', new Map(), () => ({cited: expected, requests: EACH.slice(1)}));
       expect(threaded.thread).toBeDefined();
       expect(await formatReferences(threaded, EACH, CITED, 'en'), expected.join(' ')).toEqual(reference);
     }
     // In this thread: a registry filled ahead is used only for exactly the works cited, in order.
     const {csl} = parseBibliography(SOURCES);
-    const ahead = registerAhead(csl, 'apa', 'en', [...CITED, 'nobody2000'])!;
+    const ahead = registerAhead(csl, 'apa', 'en', [...CITED, 'nobody2000'], [...EACH, {items: [{key: 'nobody2000'}], mode: 'paren'}])!;
     expect(ahead.cited).toEqual(CITED);
+    expect(ahead.formatted.size).toBe(EACH.length);
     expect(formatHere(csl, 'apa', 'en', EACH, CITED, true, ahead)).toEqual(reference);
     const other = registerAhead(csl, 'apa', 'en', ['lee2020a'])!;
     expect(formatHere(csl, 'apa', 'en', EACH, CITED, true, other)).toEqual(reference);
@@ -109,8 +110,15 @@ describe('citations', () => {
       '',
       'And `@chen2018other` in inline code; an email a@b.org is no citation.',
     ].join('\n');
-    expect(expectedCitations([chapter, 'Second chapter: @chen2018other and @smith2015 again.'])).toEqual([
-      'smith2015', 'lee2020a', 'chen2018', 'smith2015other', 'lee2020b', 'chen2018other',
+    const expected = expectedCitations([chapter, 'Second chapter: @chen2018other and @smith2015 again, see @fig-x.']);
+    expect(expected.cited).toEqual(['smith2015', 'lee2020a', 'chen2018', 'smith2015other', 'lee2020b', 'chen2018other']);
+    // The citations as the parser reads them (each distinct one once; cross-references left out).
+    expect(expected.requests).toEqual([
+      {items: [{key: 'smith2015'}], mode: 'narrative'},
+      {items: [{key: 'lee2020a', prefix: 'see ', locator: 'p. 3'}, {key: 'chen2018'}], mode: 'paren'},
+      {items: [{key: 'smith2015other'}], mode: 'paren'},
+      {items: [{key: 'lee2020b'}], mode: 'narrative'},
+      {items: [{key: 'chen2018other'}], mode: 'narrative'},
     ]);
   });
 

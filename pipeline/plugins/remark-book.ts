@@ -232,10 +232,8 @@ export function remarkBookDirectives() {
 
 // A bracketed group with `@key` items (checked below; a linear expression here: one that
 // described the items itself backtracked exponentially on `[@a @a @a…`).
-export const CITATION_GROUP = /\[([^\[\]]*)\]/g;
-export const NARRATIVE = /(^|[\s(])@([A-Za-z][\w:.#$%&+?<>~/-]*[A-Za-z0-9])/g;
-/** A key in a bracketed group: `[see @a, p. 3; -@b]`. */
-export const GROUP_KEY = /-?@([A-Za-z][\w:.#$%&+?<>~/-]*[A-Za-z0-9])/g;
+const CITATION_GROUP = /\[([^\[\]]*)\]/g;
+const NARRATIVE = /(^|[\s(])@([A-Za-z][\w:.#$%&+?<>~/-]*[A-Za-z0-9])/g;
 const XREF_PREFIXES = new Set(['fig', 'tbl', 'lst', 'eq', 'sec', 'ch']);
 
 export interface CiteItem {
@@ -258,6 +256,37 @@ export function remarkCitations() {
   };
 }
 
+/** A citation or cross-reference found in a run of text. */
+export interface FoundCitation {
+  start: number;
+  end: number;
+  items: CiteItem[];
+  mode: 'paren' | 'narrative';
+  /** A lone cross-reference (`@fig-x`, `[@fig-x, page]`), not a citation. */
+  xref: boolean;
+}
+
+/** The citations and cross-references in a text, in order: what remarkCitations makes nodes of. */
+export function findCitations(value: string): FoundCitation[] {
+  const found: FoundCitation[] = [];
+  for (const match of value.matchAll(CITATION_GROUP)) {
+    if (!match[1]!.includes('@')) continue;
+    const parsed = match[1]!.split(';').filter((segment) => segment.trim() !== '').map(parseCiteItem);
+    // As before: the group must end with an `@key` item; other items without one are dropped.
+    if (!parsed.at(-1)) continue;
+    const items = parsed.filter((item): item is CiteItem => item !== undefined);
+    const xref = items.length === 1 && isXref(items[0]!.key);
+    found.push({start: match.index!, end: match.index! + match[0].length, items, mode: 'paren', xref});
+  }
+  for (const match of value.matchAll(NARRATIVE)) {
+    const start = match.index! + match[1]!.length;
+    if (found.some((m) => start >= m.start && start < m.end)) continue;
+    const key = match[2]!;
+    found.push({start, end: start + key.length + 1, items: [{key}], mode: 'narrative', xref: isXref(key)});
+  }
+  return found.sort((a, b) => a.start - b.start);
+}
+
 function splitCitations(node: Text): PhrasingContent[] {
   const value = node.value;
   const out: PhrasingContent[] = [];
@@ -265,35 +294,17 @@ function splitCitations(node: Text): PhrasingContent[] {
   const push = (end: number) => {
     if (end > last) out.push({type: 'text', value: value.slice(last, end), position: node.position});
   };
-  const matches: {start: number; end: number; node: PhrasingContent}[] = [];
-  for (const match of value.matchAll(CITATION_GROUP)) {
-    if (!match[1]!.includes('@')) continue;
-    const parsed = match[1]!.split(';').filter((segment) => segment.trim() !== '').map(parseCiteItem);
-    // As before: the group must end with an `@key` item; other items without one are dropped.
-    if (!parsed.at(-1)) continue;
-    const items = parsed.filter((item): item is CiteItem => item !== undefined);
-    const xrefs = items.filter((item) => isXref(item.key));
-    const at = positionIn(node, match.index!, match[0].length);
-    const element =
-      xrefs.length === items.length && items.length === 1
-        ? xrefNode(items[0]!.key, at, /^(page|p\.?)$/i.test(items[0]!.locator ?? ''))
-        : citeNode(items, 'paren', at);
-    matches.push({start: match.index!, end: match.index! + match[0].length, node: element});
-  }
-  for (const match of value.matchAll(NARRATIVE)) {
-    const start = match.index! + match[1]!.length;
-    if (matches.some((m) => start >= m.start && start < m.end)) continue;
-    const key = match[2]!;
-    const at = positionIn(node, start, key.length + 1);
-    const element = isXref(key) ? xrefNode(key, at) : citeNode([{key}], 'narrative', at);
-    matches.push({start, end: start + key.length + 1, node: element});
-  }
-  if (matches.length === 0) return [node];
-  matches.sort((a, b) => a.start - b.start);
-  for (const match of matches) {
-    push(match.start);
-    out.push(match.node);
-    last = match.end;
+  const found = findCitations(value);
+  if (found.length === 0) return [node];
+  for (const citation of found) {
+    const at = positionIn(node, citation.start, citation.end - citation.start);
+    const [first] = citation.items;
+    const element = !citation.xref
+      ? citeNode(citation.items, citation.mode, at)
+      : citation.mode === 'narrative' ? xrefNode(first!.key, at) : xrefNode(first!.key, at, /^(page|p\.?)$/i.test(first!.locator ?? ''));
+    push(citation.start);
+    out.push(element);
+    last = citation.end;
   }
   push(value.length);
   return out;

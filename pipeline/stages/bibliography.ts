@@ -13,7 +13,7 @@ import {Worker} from 'node:worker_threads';
 import {VFile} from 'vfile';
 import {parseBibliography, formatReferences as formatHere, type ParsedBibliography, type CitationRequest, type References} from './citeproc.ts';
 import type {WorkerInput, WorkerReply, WorkerRequest} from './citeproc-worker.ts';
-import {CITATION_GROUP, NARRATIVE, GROUP_KEY} from '../plugins/remark-book.ts';
+import {findCitations} from '../plugins/remark-book.ts';
 
 /** Defined by pipeline/bundle.mjs in bundled code (the bundle's folder, a file URL); undeclared when run from source. */
 declare const BOOK_BUNDLE_DIR: string | undefined;
@@ -69,12 +69,12 @@ export function loadBibliography(sources: Source[], style: string, memo?: Map<st
  * other work and awaits the result when it needs the keys. The thread then prepares the style,
  * registers the `expected` works (expectedCitations) and waits for `formatReferences`. Without a thread (it could not start), reads them here.
  */
-export async function openBibliography(sources: Source[], style: string, lang: string, memo?: Map<string, string>, expected?: () => string[]): Promise<Bibliography> {
+export async function openBibliography(sources: Source[], style: string, lang: string, memo?: Map<string, string>, expected?: () => ExpectedCitations): Promise<Bibliography> {
   const known = remembered(memo);
   if (known || sources.length === 0) return loadBibliography(sources, style, memo);
   const thread = BibliographyThread.start({sources: sources.map((s) => ({text: s.text})), style, lang});
-  const keys = thread && expected ? expected() : [];
-  if (keys.length > 0) thread!.expect(keys);
+  const ahead = thread && expected ? expected() : undefined;
+  if (ahead && ahead.cited.length > 0) thread!.expect(ahead);
   const parsed = thread ? await thread.parsed.catch(() => undefined) : undefined;
   if (!parsed) {
     thread?.close();
@@ -181,9 +181,9 @@ class BibliographyThread {
     }
   }
 
-  /** The works the book is expected to cite, registered while the chapters are parsed. */
-  expect(cited: string[]): void {
-    this.worker.postMessage({type: 'expect', cited} satisfies WorkerRequest);
+  /** What the book is expected to cite: registered and formatted while the chapters are parsed. */
+  expect(expected: ExpectedCitations): void {
+    this.worker.postMessage({type: 'expect', ...expected} satisfies WorkerRequest);
   }
 
   format(requests: CitationRequest[], cited: string[], withBibliography: boolean): Promise<References> {
@@ -202,15 +202,22 @@ class BibliographyThread {
   }
 }
 
+/** What a book is expected to cite: the works, in the order resolve.ts meets them, and the citations. */
+export interface ExpectedCitations {
+  cited: string[];
+  requests: CitationRequest[];
+}
+
 /**
- * The keys a book is expected to cite, in the order resolve.ts will meet them, read from the
- * Markdown sources with the citation syntax's patterns: code left out, footnote definitions
- * after the text (where they are printed). A guess that lets the thread register the cited works
- * while the chapters are parsed; formatReferences registers again if the book cites others, or
- * in another order.
+ * The citations a book is expected to hold, read from the Markdown sources with the parser's own
+ * citation patterns (findCitations): code left out, footnote definitions after the text (where
+ * they are printed). A guess that lets the thread register the cited works and format the
+ * citations while the chapters are parsed; formatReferences registers again if the book cites
+ * other works, or in another order, and formats what was not foreseen.
  */
-export function expectedCitations(texts: string[]): string[] {
+export function expectedCitations(texts: string[]): ExpectedCitations {
   const keys = new Set<string>();
+  const requests = new Map<string, CitationRequest>();
   for (const text of texts) {
     const body: string[] = [];
     const notes: string[] = [];
@@ -223,19 +230,13 @@ export function expectedCitations(texts: string[]): string[] {
     }
     for (const part of [body.join('\n'), notes.join('\n')]) {
       const code = part.replace(/(`+)[\s\S]*?\1/g, (span) => ' '.repeat(span.length));
-      const found: {at: number; key: string}[] = [];
-      const groups: [number, number][] = [];
-      for (const match of code.matchAll(CITATION_GROUP)) {
-        if (!match[1]!.includes('@')) continue;
-        groups.push([match.index!, match.index! + match[0].length]);
-        for (const item of match[1]!.matchAll(GROUP_KEY)) found.push({at: match.index! + item.index!, key: item[1]!});
+      for (const citation of findCitations(code)) {
+        if (citation.xref) continue;
+        for (const item of citation.items) keys.add(item.key);
+        const request = {items: citation.items, mode: citation.mode};
+        requests.set(JSON.stringify(request), request);
       }
-      for (const match of code.matchAll(NARRATIVE)) {
-        const at = match.index! + match[1]!.length;
-        if (!groups.some(([start, end]) => at >= start && at < end)) found.push({at, key: match[2]!});
-      }
-      for (const {key} of found.sort((a, b) => a.at - b.at)) keys.add(key);
     }
   }
-  return [...keys];
+  return {cited: [...keys], requests: [...requests.values()]};
 }

@@ -14,7 +14,7 @@ export interface WorkerInput {
 }
 
 export type WorkerRequest =
-  | {type: 'expect'; cited: string[]}
+  | {type: 'expect'; cited: string[]; requests: CitationRequest[]}
   | {type: 'format'; requests: CitationRequest[]; cited: string[]; withBibliography: boolean};
 
 export type WorkerReply =
@@ -34,7 +34,7 @@ try {
     if (message.type === 'expect') {
       // Registered while the build's thread parses; a wrong guess costs only this thread's time.
       try {
-        ahead = parsed.csl.length > 0 ? registerAhead(parsed.csl, input.style, input.lang, message.cited) : undefined;
+        ahead = parsed.csl.length > 0 ? registerAhead(parsed.csl, input.style, input.lang, message.cited, message.requests) : undefined;
       } catch {
         ahead = undefined;
       }

@@ -136,9 +136,13 @@ export interface Registry {
   engine: CslEngine;
   sorted: string[];
   bibliography: References['bibliography'];
+  /** Texts of the expected citations, by requestKey. */
+  formatted: Map<string, string>;
 }
 
-export function registerAhead(csl: {id: string}[], style: string, lang: string, expected: string[]): Registry | undefined {
+const requestKey = ({items, mode}: CitationRequest): string => JSON.stringify([items, mode]);
+
+export function registerAhead(csl: {id: string}[], style: string, lang: string, expected: string[], requests: CitationRequest[] = []): Registry | undefined {
   const keys = new Set(csl.map((entry) => entry.id));
   const cited = [...new Set(expected)].filter((key) => keys.has(key));
   if (cited.length === 0) return undefined;
@@ -146,14 +150,22 @@ export function registerAhead(csl: {id: string}[], style: string, lang: string, 
   const sorted = engine.updateItems(cited);
   const bibliography = bibliographyOf(engine, sorted);
   engine.setOutputFormat('text');
-  return {cited, engine, sorted, bibliography};
+  const formatted = new Map<string, string>();
+  for (const request of requests) {
+    // As resolve.ts asks for it: only the works the bibliography has.
+    const known = {items: request.items.filter((item) => keys.has(item.key)), mode: request.mode};
+    if (known.items.length === 0 || !known.items.every((item) => cited.includes(item.key))) continue;
+    const key = requestKey(known);
+    if (!formatted.has(key)) formatted.set(key, citationText(engine, known.items, known.mode));
+  }
+  return {cited, engine, sorted, bibliography, formatted};
 }
 
 /**
  * Every citation and the bibliography in one registry of the cited entries, so that citations
  * and bibliography agree when the style tells entries apart ("2020a", "2020b", or initials for
  * authors who share a surname). Citeproc's registry is filled once, not per citation (or was
- * filled ahead, `ahead`, with the same works).
+ * filled ahead, `ahead`, with the same works, and the expected citations formatted).
  * "(Sculley et al., 2015, p. 3; Amershi et al., 2019)" or, narrative, "Sculley et al. (2015)".
  */
 export function formatReferences(csl: {id: string}[], style: string, lang: string, requests: CitationRequest[], cited: string[], withBibliography = true, ahead?: Registry): References {
@@ -161,7 +173,7 @@ export function formatReferences(csl: {id: string}[], style: string, lang: strin
   const ready = ahead && ahead.cited.length === cited.length && ahead.cited.every((key, i) => key === cited[i]) ? ahead : undefined;
   const engine = ready?.engine ?? cslEngine(csl, style, cslLang(lang), 'text');
   const sorted = ready?.sorted ?? engine.updateItems(cited);
-  const citations = requests.map(({items, mode}) => citationText(engine, items, mode));
+  const citations = requests.map((request) => ready?.formatted.get(requestKey(request)) ?? citationText(engine, request.items, request.mode));
   if (!withBibliography) return {citations, bibliography: []};
   return {citations, bibliography: ready?.bibliography ?? bibliographyOf(engine, sorted)};
 }
