@@ -60,10 +60,7 @@ export async function bundled(entries = {}, {cacheDir = BUNDLE_CACHE} = {}) {
   const dir = path.join(cacheDir, fingerprint(entries));
   const outputs = Object.fromEntries(Object.keys(all).map((name) => [name, path.join(dir, `${name}.mjs`)]));
   if (Object.values(outputs).every((file) => fs.existsSync(file))) {
-    // In use: not pruned for another day (see pruneBundles).
-    try {
-      fs.utimesSync(dir, new Date(), new Date());
-    } catch {}
+    markUsed(dir);
     return outputs;
   }
   let staging;
@@ -87,6 +84,7 @@ export async function bundled(entries = {}, {cacheDir = BUNDLE_CACHE} = {}) {
       // Another process wrote the same bundle first: use it.
       if (!Object.values(outputs).every((file) => fs.existsSync(file))) throw error;
     }
+    markUsed(dir);
     pruneBundles(dir, {cacheDir});
     return outputs;
   } catch {
@@ -166,19 +164,35 @@ function sourceLocations() {
   };
 }
 
-/** Removes the bundles (of other versions of the source) that no process has started for a day. */
-export function pruneBundles(keep, {cacheDir = BUNDLE_CACHE, now = Date.now()} = {}) {
+const USED = '.used';
+
+/** Rewrites the bundle's `.used` file: its time, set by the file system, says when it was last started. */
+function markUsed(dir) {
+  try {
+    fs.writeFileSync(path.join(dir, USED), '');
+  } catch {}
+}
+
+/**
+ * Removes the bundles of other versions of the source, but `keep` and the `recent` ones most
+ * recently started (a process started from one may still load its chunks). Order only, from
+ * the file system's times: no clock is read.
+ */
+export function pruneBundles(keep, {cacheDir = BUNDLE_CACHE, recent = 3} = {}) {
   let names = [];
   try {
-    names = fs.readdirSync(cacheDir);
+    names = fs.readdirSync(cacheDir).filter((name) => !name.startsWith('.'));
   } catch {
     return;
   }
-  for (const name of names) {
-    const dir = path.join(cacheDir, name);
-    if (dir === keep) continue;
+  const lastUsed = (dir) => {
     try {
-      if (now - fs.statSync(dir).mtimeMs > 86_400_000) fs.rmSync(dir, {recursive: true, force: true});
-    } catch {}
-  }
+      return fs.statSync(path.join(dir, USED)).mtimeMs;
+    } catch {
+      return 0;
+    }
+  };
+  const others = names.map((name) => path.join(cacheDir, name)).filter((dir) => dir !== keep)
+    .map((dir) => ({dir, used: lastUsed(dir)})).sort((a, b) => b.used - a.used);
+  for (const {dir} of others.slice(recent)) fs.rmSync(dir, {recursive: true, force: true});
 }

@@ -78,22 +78,28 @@ describe('the bundled CLI', () => {
     expect(await bundled({}, {cacheDir: path.join(file, 'cache')})).toBeUndefined();
   });
 
-  it('should prune bundles nobody started for a day, never the one in use', () => {
+  it('should keep the bundle in use and the three most recently started others, and prune the rest', () => {
     const cacheDir = tempDir('book-bundle-');
-    const now = Date.parse('2026-11-27T12:00:00Z');
-    const make = (name: string, ageHours: number) => {
+    const make = (name: string, started: string | undefined) => {
       const dir = path.join(cacheDir, name);
       fs.mkdirSync(dir);
-      const when = new Date(now - ageHours * 3_600_000);
-      fs.utimesSync(dir, when, when);
+      if (started) {
+        fs.writeFileSync(path.join(dir, '.used'), '');
+        fs.utimesSync(path.join(dir, '.used'), new Date(started), new Date(started));
+      }
       return dir;
     };
-    const old = make('old', 30);
-    const recent = make('recent', 2);
-    const current = make('current', 48);
-    pruneBundles(current, {cacheDir, now});
-    expect(fs.existsSync(old)).toBe(false);
-    expect(fs.existsSync(recent)).toBe(true);
+    const current = make('current', '2026-11-20T12:00:00Z');
+    const recent = ['2026-11-27T11:00:00Z', '2026-11-26T12:00:00Z', '2026-11-25T12:00:00Z'].map((t, i) => make(`recent-${i}`, t));
+    const old = make('old', '2026-11-24T12:00:00Z');
+    const never = make('never-started', undefined);
+    fs.mkdirSync(path.join(cacheDir, '.staging-x'));
+    pruneBundles(current, {cacheDir});
     expect(fs.existsSync(current)).toBe(true);
+    for (const dir of recent) expect(fs.existsSync(dir), dir).toBe(true);
+    expect(fs.existsSync(old)).toBe(false);
+    expect(fs.existsSync(never)).toBe(false);
+    // A bundle being written by another process is not touched.
+    expect(fs.existsSync(path.join(cacheDir, '.staging-x'))).toBe(true);
   });
 });
