@@ -11,6 +11,7 @@ import path from 'node:path';
 import {createHash} from 'node:crypto';
 import {createRequire} from 'node:module';
 import {fileURLToPath, pathToFileURL} from 'node:url';
+import {filesUnder} from './io/tree.mjs';
 
 const PIPELINE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(PIPELINE);
@@ -20,18 +21,10 @@ const ENTRIES = {cli: path.join(PIPELINE, 'cli.ts'), 'citeproc-worker': path.joi
 /** Bumped when the way bundles are written changes. */
 const FORMAT = 1;
 
-/** Every source file of the pipeline, sorted, relative to the project. */
-function sourceFiles(dir = PIPELINE) {
-  const out = [];
-  for (const entry of fs.readdirSync(dir, {withFileTypes: true})) {
-    const file = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...sourceFiles(file));
-    else if (/\.(ts|mts|js|mjs|json)$/.test(entry.name)) out.push(file);
-  }
-  return out.sort();
-}
-
-/** Names the source that a bundle was made from: its files' contents, the entries, esbuild, Node. */
+/**
+ * Names what a bundle is made from: the pipeline's files, the libraries it bundles (package.json
+ * and the lock file say which versions), the entries, esbuild and Node.
+ */
 export function fingerprint(entries = {}, {pipelineDir = PIPELINE} = {}) {
   const require = createRequire(import.meta.url);
   const hash = createHash('sha256');
@@ -41,8 +34,14 @@ export function fingerprint(entries = {}, {pipelineDir = PIPELINE} = {}) {
     esbuild: require('esbuild/package.json').version,
     entries: Object.entries(all).map(([name, file]) => [name, path.relative(ROOT, file)]).sort(),
   }));
-  for (const file of sourceFiles(pipelineDir)) {
-    const bytes = fs.readFileSync(file);
+  const files = [...filesUnder(pipelineDir), path.join(ROOT, 'package.json'), path.join(ROOT, 'package-lock.json')];
+  for (const file of files) {
+    let bytes;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch {
+      continue;
+    }
     hash.update(`\0${path.relative(pipelineDir, file)}\0${bytes.length}\0`);
     hash.update(bytes);
   }

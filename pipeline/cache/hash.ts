@@ -7,6 +7,7 @@ import {createHash} from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {filesUnder} from '../io/tree.mjs';
 
 /** Bumped when the layout of cached entries changes. */
 export const CACHE_FORMAT = 1;
@@ -35,23 +36,6 @@ export function stableJson(value: unknown): string {
     if (v instanceof Map) return {__map: [...v]};
     return v;
   });
-}
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, {withFileTypes: true});
-  } catch {
-    return out;
-  }
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (entry.name !== 'node_modules' && !entry.name.startsWith('.')) out.push(...filesUnder(full));
-    } else if (entry.isFile()) out.push(full);
-  }
-  return out.sort();
 }
 
 let codeDigestValue: string | undefined;
