@@ -281,31 +281,29 @@ export class BuildCache {
  * and then the outputs are not cached.
  */
 export function bookDigest(book: Book): string | undefined {
-  const known = bookDigests.get(book);
-  if (known) return known;
-  let digest: string;
-  try {
+  return remembered(bookDigests, book, () => {
     const docs = book.docs.map((doc) => docDigest(doc));
-    if (docs.includes(undefined)) return undefined;
-    digest = digestValue({...book, docs});
-  } catch {
-    return undefined;
-  }
-  bookDigests.set(book, digest);
-  return digest;
+    if (docs.includes(undefined)) throw new TypeError('A document cannot be digested');
+    return {...book, docs};
+  });
 }
 
 /** Hash of one resolved document: every field (tree, numbers, fragments, sections) and its file's path. */
 export function docDigest(doc: Doc): string | undefined {
-  const known = docDigests.get(doc);
+  return remembered(docDigests, doc, () => ({...doc, file: doc.file.path}));
+}
+
+/** digestValue of what `value` gives, once per object; undefined if it cannot be digested. */
+function remembered<K extends object>(digests: WeakMap<K, string>, key: K, value: () => unknown): string | undefined {
+  const known = digests.get(key);
   if (known) return known;
   let digest: string;
   try {
-    digest = digestValue({...doc, file: doc.file.path});
+    digest = digestValue(value());
   } catch {
     return undefined;
   }
-  docDigests.set(doc, digest);
+  digests.set(key, digest);
   return digest;
 }
 

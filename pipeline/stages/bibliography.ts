@@ -67,7 +67,8 @@ export function loadBibliography(sources: Source[], style: string, memo?: Map<st
 /**
  * Reads the sources in a worker thread, unless the memo knows them; the caller goes on with
  * other work and awaits the result when it needs the keys. The thread then prepares the style,
- * registers the `expected` works (expectedCitations) and waits for `formatReferences`. Without a thread (it could not start), reads them here.
+ * registers and formats what is `expected` (expectedCitations) and waits for
+ * `formatReferences`. Without a thread (it could not start), reads them here.
  */
 export async function openBibliography(sources: Source[], style: string, lang: string, memo?: Map<string, string>, expected?: () => ExpectedCitations): Promise<Bibliography> {
   const known = remembered(memo);
@@ -172,7 +173,7 @@ class BibliographyThread {
       // Bundled (pipeline/bundle.mjs), the worker is a bundled module of its own; from source,
       // thread.mjs has tsx run the TypeScript.
       if (typeof BOOK_BUNDLE_DIR === 'string') {
-        return new BibliographyThread(new Worker(new URL('citeproc-worker.mjs', BOOK_BUNDLE_DIR), {workerData: {...input, module: ''} satisfies WorkerInput}));
+        return new BibliographyThread(new Worker(new URL('citeproc-worker.mjs', BOOK_BUNDLE_DIR), {workerData: input satisfies WorkerInput}));
       }
       const module = new URL('./citeproc-worker.ts', import.meta.url).href;
       return new BibliographyThread(new Worker(new URL('../thread.mjs', import.meta.url), {workerData: {...input, module} satisfies WorkerInput}));

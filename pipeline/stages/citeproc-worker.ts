@@ -7,7 +7,8 @@ import {parentPort, workerData} from 'node:worker_threads';
 import {parseBibliography, prepareStyle, formatReferences, registerAhead, type CitationRequest, type Registry} from './citeproc.ts';
 
 export interface WorkerInput {
-  module: string;
+  /** The module thread.mjs loads through tsx (when the pipeline runs from source). */
+  module?: string;
   sources: {text: string}[];
   style: string;
   lang: string;

@@ -144,7 +144,8 @@ const requestKey = ({items, mode}: CitationRequest): string => JSON.stringify([i
 
 export function registerAhead(csl: {id: string}[], style: string, lang: string, expected: string[], requests: CitationRequest[] = []): Registry | undefined {
   const keys = new Set(csl.map((entry) => entry.id));
-  const cited = [...new Set(expected)].filter((key) => keys.has(key));
+  const registered = new Set(expected.filter((key) => keys.has(key)));
+  const cited = [...registered];
   if (cited.length === 0) return undefined;
   const engine = cslEngine(csl, style, cslLang(lang), 'text');
   const sorted = engine.updateItems(cited);
@@ -154,7 +155,7 @@ export function registerAhead(csl: {id: string}[], style: string, lang: string, 
   for (const request of requests) {
     // As resolve.ts asks for it: only the works the bibliography has.
     const known = {items: request.items.filter((item) => keys.has(item.key)), mode: request.mode};
-    if (known.items.length === 0 || !known.items.every((item) => cited.includes(item.key))) continue;
+    if (known.items.length === 0 || !known.items.every((item) => registered.has(item.key))) continue;
     const key = requestKey(known);
     if (!formatted.has(key)) formatted.set(key, citationText(engine, known.items, known.mode));
   }

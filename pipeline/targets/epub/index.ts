@@ -146,10 +146,9 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
     removeByClass(tree, 'print-only');
     doc.tree = {type: 'root', children: [docSection(doc.source, tree.children as ElementContent[])]};
   }
+  // What rendering each document adds to the package, remembered with its XHTML.
   const fresh = docs.filter((doc) => !doc.rendered);
-  const pagesOf = new Map<EpubDoc, PageListEntry[]>();
-  const imagesOf = new Map<EpubDoc, Set<string>>(fresh.map((doc) => [doc, new Set()]));
-  const linksOf = new Map<EpubDoc, Map<string, string>>(fresh.map((doc) => [doc, new Map()]));
+  const made = new Map(fresh.map((doc) => [doc, {pages: [] as PageListEntry[], images: new Set<string>(), links: new Map<string, string>()}]));
 
   // Page-break markers for the print page list.
   const pageList: PageListEntry[] = [];
@@ -161,8 +160,7 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
         pageList.push(...doc.rendered.pages);
         continue;
       }
-      const pages: PageListEntry[] = [];
-      pagesOf.set(doc, pages);
+      const {pages} = made.get(doc)!;
       visit(doc.tree, 'element', (node: Element, index, parent) => {
         const id = node.properties?.id;
         const labels = typeof id === 'string' ? byId.get(id) : undefined;
@@ -203,8 +201,7 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
 
   // Links and images, rewritten for the package's file layout.
   for (const doc of fresh) {
-    const images = imagesOf.get(doc)!;
-    const links = linksOf.get(doc)!;
+    const {images, links} = made.get(doc)!;
     visit(doc.tree, 'element', (node: Element) => {
       const props = node.properties ?? {};
       if (node.tagName === 'a' && typeof props.href === 'string' && props.href.startsWith('#')) {
@@ -239,8 +236,9 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
       return {doc, xhtml: doc.rendered.xhtml};
     }
     const xhtml = wrapDocument(doc, lang);
-    for (const name of imagesOf.get(doc)!) images.add(name);
-    if (doc.source) options.xhtml?.set(doc.source, context, {xhtml, pages: pagesOf.get(doc) ?? [], images: [...imagesOf.get(doc)!], links: [...linksOf.get(doc)!]});
+    const {pages, images: own, links} = made.get(doc)!;
+    for (const name of own) images.add(name);
+    if (doc.source) options.xhtml?.set(doc.source, context, {xhtml, pages, images: [...own], links: [...links]});
     return {doc, xhtml};
   });
   const identifier = identifierOf(book);

@@ -44,8 +44,6 @@ export interface PrintLayout {
 }
 
 export interface PrintDocument {
-  /** The whole book; in a layout pass of several pieces, the first piece. */
-  html: string;
   /**
    * The documents to print, in order (one unless `pieces` was asked for). In a layout pass each
    * ends with a probe that starts on a page of its own (id `page-probe`): the pages before it
@@ -116,7 +114,8 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
   rewriteForPrint(root, book, layout.folios, measured, present);
   hyphenate(root, config.language);
 
-  const probeIds = layout.probe ? new Set([...blocks.map((b) => b.id), ...measured, ...blockChildIds(root)]) : new Set<string>();
+  const childIds = blockChildIds(root);
+  const probeIds = layout.probe ? new Set([...blocks.map((b) => b.id), ...measured, ...childIds]) : new Set<string>();
   const pieces = splitBlocks(root.children, layout.probe ? layout.pieces ?? 1 : 1).map((children) => {
     if (layout.probe) {
       const here: string[] = ['page-probe'];
@@ -129,7 +128,7 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
     }
     return documentOf(book, css, {type: 'root', children}, layout.probe ? LAYOUT_ONLY : '');
   });
-  return {html: pieces[0]!, pieces, blocks, measuredIds: [...measured], blockChildIds: blockChildIds(root), enclosingBlock: enclosingBlocks(root)};
+  return {pieces, blocks, measuredIds: [...measured], blockChildIds: childIds, enclosingBlock: enclosingBlocks(root)};
 }
 
 /** In the layout pass only the probe links are painted: Chrome lays out the same pages faster. */

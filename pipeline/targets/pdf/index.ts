@@ -91,33 +91,25 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
   const session = await time('launch', () => openBrowser(resources, options.log));
   try {
     /**
-     * One Chrome print, read with pdf-lib. Chrome's bytes are dropped once read, and the tab
-     * is closed at once: its renderer holds the laid-out book (hundreds of MB), and the next
-     * print starts in a fresh one instead of on top of it.
+     * One Chrome pass: the documents printed side by side (one tab each), read with pdf-lib.
+     * Chrome's bytes are dropped once read, and each tab closes as soon as its PDF is back: its
+     * renderer holds the laid-out book (hundreds of MB), and the next pass starts in a fresh one.
      */
-    const pass = async (name: string, html: string, tagged: boolean): Promise<PDFDocument> => {
+    const pass = async (name: string, htmls: string[], tagged: boolean): Promise<PDFDocument[]> => {
       // What the previous steps left behind (documents read, trees built) goes before Chrome
       // needs its memory: the heap would otherwise grow by hundreds of MB of garbage first.
       collectGarbage();
-      const bytes = await time(name, () => session.print(html, {timeoutMs, tagged}));
-      // The tab closes while pdf-lib reads.
-      const [, doc] = await Promise.all([session.release(), PDFDocument.load(bytes, READ)]);
-      return doc;
+      const prints = await time(name, () => Promise.all(htmls.map((html) => session.print(html, {timeoutMs, tagged}))));
+      // The tabs finish closing while pdf-lib reads.
+      const [, ...docs] = await Promise.all([session.release(), ...prints.map((bytes) => PDFDocument.load(bytes, READ))]);
+      return docs;
     };
     const layout = async (withPlaceholders: boolean) => {
       placeholders = withPlaceholders;
-      // Pass 1: layout with placeholder numbers; learn where everything lands.
+      // Pass 1: layout with placeholder numbers, in pieces whose pages follow each other; learn
+      // where everything lands.
       const first = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES});
-      const dests1 = await time('pass1', async () => {
-        collectGarbage();
-        // The pieces print side by side, each in its own renderer; their pages follow each other.
-        const read = await Promise.all(first.pieces.map(async (piece) => {
-          const doc = await PDFDocument.load(await session.print(piece, {timeoutMs, tagged: false}), READ);
-          return readDestinations(doc);
-        }));
-        await session.release();
-        return joinPieces(read);
-      });
+      const dests1 = joinPieces((await pass('pass1', first.pieces, false)).map(readDestinations));
       // Chrome occasionally records no destination for an inline anchor: use its block's.
       for (const id of first.measuredIds) {
         const block = first.enclosingBlock.get(id);
@@ -133,7 +125,7 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
       // Pass 2: the real thing.
       placeholders = false;
       const second = printDocument(book, css, {folios: plan.folios, blanksBefore: plan.blanksBefore});
-      const doc2 = await pass('pass2', second.html, true);
+      const [doc2] = await pass('pass2', second.pieces, true);
       const dests2 = readDestinations(doc2);
       const mismatches: string[] = [];
       for (const block of second.blocks) {
