@@ -300,23 +300,26 @@ function render(info: Info, book: GeneratedBook, samples: Map<string, Sample[]>,
     const whole = ratioMed((r) => r.whole.ms);
     const launch = ratioMed((r) => r.whole.launchMs);
     const finish = ratioMed((r) => r.whole.timings.finish ?? NaN);
+    const join = ratioMed((r) => r.whole.timings.join ?? 0);
     const passCount = Math.max(...ratioRuns.map((r) => r.whole.passes.length));
     const chrome = ratioMed((r) => r.whole.passes.reduce((a, p) => a + p.chromeMs, 0));
     const single = ratioMed((r) => r.single.launchMs + r.single.printMs);
     lines.push('### The PDF step (issue 4: at most 2.5× one Chrome print of the same HTML)', '');
     lines.push(`One process, the book loaded once, median of ${ratioRuns.length}. Chrome's share of each pass is observed through Puppeteer (\`page.goto\` + \`page.pdf\`). ` +
-      `"One print" = a fresh Chrome (our \`openBrowser\`) printing the HTML of the pipeline's last pass once, with the same ${ratioRuns[0]!.single.resources} images and fonts (${(ratioRuns[0]!.single.htmlBytes / MiB).toFixed(1)} MiB of XHTML).`, '');
+      `"One print" = a fresh Chrome (our \`openBrowser\`) printing the HTML of the pipeline's last pass once (its pieces' bodies joined into one document), with the same ${ratioRuns[0]!.single.resources} images and fonts (${(ratioRuns[0]!.single.htmlBytes / MiB).toFixed(1)} MiB of XHTML).`, '');
     row('what', 'time');
     row('---', '--:');
     row('whole PDF step (`renderPdf`)', s(whole));
     row('&nbsp;&nbsp;Chrome launch', s(launch));
     for (let i = 0; i < passCount; i++) {
       const pieces = ratioRuns[0]!.whole.passes[i]?.prints ?? 1;
-      const label = i === passCount - 1 ? 'last pass (final PDF)' : `pass ${i + 1} (layout, with probe links${i === 0 ? ', image placeholders' : ''}${pieces > 1 ? `; ${pieces} pieces side by side, nothing else painted` : ''})`;
+      const side = pieces > 1 ? `; ${pieces} pieces side by side` : '';
+      const label = i === passCount - 1 ? `last pass (final PDF${side})` : `pass ${i + 1} (layout, with probe links${i === 0 ? ', image placeholders' : ''}${side}${pieces > 1 ? ', nothing else painted' : ''})`;
       row(`&nbsp;&nbsp;Chrome: ${label}`, s(ratioMed((r) => r.whole.passes[i]?.chromeMs ?? NaN)));
     }
+    row('&nbsp;&nbsp;join of the last pass\'s pieces (pdf-lib: pages, tag tree, destinations)', s(join));
     row('&nbsp;&nbsp;finish (pdf-lib: folios, heads, outline, metadata, save)', s(finish));
-    row('&nbsp;&nbsp;everything else in Node (image scaling, print HTML ×2, PDF parse ×2, planning)', s(whole - launch - chrome - finish));
+    row('&nbsp;&nbsp;everything else in Node (image scaling, print HTML ×2, PDF parse ×2, planning)', s(whole - launch - chrome - join - finish));
     row('one Chrome print: launch + load + print', s(single));
     row('&nbsp;&nbsp;of which launch', s(ratioMed((r) => r.single.launchMs)));
     row('**ratio whole step / one print**', `**${x(ratioMed((r) => r.whole.ms / (r.single.launchMs + r.single.printMs)))}**`);

@@ -167,10 +167,14 @@ async function runPdfRatio(job: Extract<Job, {mode: 'pdf-ratio'}>) {
       } else passes.push({prints: 1, start: p.start, end: p.end, chromeMs: 0});
     }
     for (const pass of passes) pass.chromeMs = Math.round(pass.end - pass.start);
-    const last = prints.at(-1)!;
-    const served = last.resources;
-    const html = served.get('/')?.body;
-    if (typeof html !== 'string') throw new Error('Could not observe the HTML of the last pass');
+    // The last pass prints the book in pieces side by side: one print gets their bodies joined
+    // into one document, and every resource any of them was served.
+    const lastPass = passes.at(-1)!;
+    const pieces = prints.filter((p) => p.start >= lastPass.start).sort((a, b) => a.start - b.start);
+    const served = new Map(pieces.flatMap((p) => [...p.resources]));
+    const htmls = pieces.map((p) => p.resources.get('/')?.body);
+    if (htmls.length === 0 || !htmls.every((h): h is string => typeof h === 'string')) throw new Error('Could not observe the HTML of the last pass');
+    const html = joinBodies(htmls);
     const wholeLaunchMs = launches[0] ?? 0;
 
     const launchStart = performance.now();
@@ -192,6 +196,16 @@ async function runPdfRatio(job: Extract<Job, {mode: 'pdf-ratio'}>) {
     });
   }
   return {runs};
+}
+
+/** Documents of the same head, as one: the first up to its body's end, then the others' bodies. */
+function joinBodies(htmls: string[]): string {
+  const open = '<body>\n';
+  const close = '\n</body>';
+  const bodyOf = (html: string) => html.slice(html.indexOf(open) + open.length, html.lastIndexOf(close));
+  const [first, ...rest] = htmls;
+  const end = first!.lastIndexOf(close);
+  return `${first!.slice(0, end)}\n${rest.map(bodyOf).join('\n')}${first!.slice(end)}`;
 }
 
 async function main() {

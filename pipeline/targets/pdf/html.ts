@@ -37,11 +37,23 @@ export interface PrintLayout {
    */
   probe?: boolean;
   /**
-   * Layout pass: split the book into this many documents at block boundaries (every block starts
-   * on a new page, so each lays out as it does in the whole book), to be printed side by side.
+   * Split the book into this many documents at block boundaries (every block starts on a new
+   * page, so each lays out as it does in the whole book), to be printed side by side.
    */
   pieces?: number;
+  /**
+   * Final pass in pieces: the blocks that start on an odd (right-hand) page of the finished
+   * book. Only they may start a piece, whose first page is a right-hand one (or its inner and
+   * outer margins would swap).
+   */
+  rectoStarts?: Set<string>;
 }
+
+/**
+ * Where a piece of the final pass links to an id printed in another piece. Chrome writes such a
+ * link as a URI (it cannot see the target); the join turns it back into a named destination.
+ */
+export const ACROSS_PIECES = 'http://book.invalid/across#';
 
 export interface PrintDocument {
   /**
@@ -55,6 +67,8 @@ export interface PrintDocument {
   measuredIds: string[];
   /** Ids of the top-level blocks of every section (paragraphs, figures…). */
   blockChildIds: string[];
+  /** The id of the block each piece starts with. */
+  pieceStarts: string[];
   /** Id → id of the block that holds it, where Chrome records no destination of its own. */
   enclosingBlock: Map<string, string>;
 }
@@ -114,9 +128,16 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
   rewriteForPrint(root, book, layout.folios, measured, present);
   hyphenate(root, config.language);
 
+  // Links from one block into another may cross from one piece into another: the join needs
+  // to know where their targets land.
+  for (const id of crossBlockTargets(root)) measured.add(id);
   const childIds = blockChildIds(root);
   const probeIds = layout.probe ? new Set([...blocks.map((b) => b.id), ...measured, ...childIds]) : new Set<string>();
-  const pieces = splitBlocks(root.children, layout.probe ? layout.pieces ?? 1 : 1).map((children) => {
+  const canStart = layout.probe ? () => true
+    : (child: Root['children'][number]) => child.type === 'element' && layout.rectoStarts?.has(String(child.properties?.dataBlock)) === true;
+  const runs = splitBlocks(root.children, layout.probe || layout.rectoStarts ? layout.pieces ?? 1 : 1, canStart);
+  if (runs.length > 1 && !layout.probe) linkAcrossPieces(runs);
+  const pieces = runs.map((children) => {
     if (layout.probe) {
       const here: string[] = ['page-probe'];
       for (const child of children) {
@@ -128,7 +149,11 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
     }
     return documentOf(book, css, {type: 'root', children}, layout.probe ? LAYOUT_ONLY : '');
   });
-  return {pieces, blocks, measuredIds: [...measured], blockChildIds: childIds, enclosingBlock: enclosingBlocks(root)};
+  const pieceStarts = runs.map((run) => {
+    const first = run.find((child): child is Element => child.type === 'element' && typeof child.properties?.dataBlock === 'string');
+    return String(first?.properties.dataBlock ?? '');
+  });
+  return {pieces, pieceStarts, blocks, measuredIds: [...measured], blockChildIds: childIds, enclosingBlock: enclosingBlocks(root)};
 }
 
 /** In the layout pass only the probe links are painted: Chrome lays out the same pages faster. */
@@ -156,7 +181,7 @@ ${toXhtml(root)}
  * The top-level blocks in at most `count` runs of about equal size (by their text), in order.
  * Blocks are never cut.
  */
-function splitBlocks(children: Root['children'], count: number): Root['children'][] {
+function splitBlocks(children: Root['children'], count: number, canStart: (child: Root['children'][number]) => boolean): Root['children'][] {
   if (count <= 1 || children.length <= 1) return [children];
   const sizes = children.map((child) => toString(child).length + 1);
   const total = sizes.reduce((a, b) => a + b, 0);
@@ -164,11 +189,43 @@ function splitBlocks(children: Root['children'], count: number): Root['children'
   let sum = 0;
   children.forEach((child, i) => {
     const run = runs[runs.length - 1]!;
-    if (run.length > 0 && runs.length < count && sum + sizes[i]! / 2 > (total * runs.length) / count) runs.push([child]);
+    if (run.length > 0 && runs.length < count && sum + sizes[i]! / 2 > (total * runs.length) / count && canStart(child)) runs.push([child]);
     else run.push(child);
     sum += sizes[i]!;
   });
   return runs;
+}
+
+/** Ids that a link in one top-level block points to in another. */
+function crossBlockTargets(root: Root): string[] {
+  const blockOf = new Map<string, number>();
+  root.children.forEach((child, i) => visit(child, 'element', (node: Element) => {
+    if (typeof node.properties?.id === 'string') blockOf.set(node.properties.id, i);
+  }));
+  const targets = new Set<string>();
+  root.children.forEach((child, i) => visit(child, 'element', (node: Element) => {
+    const href = node.tagName === 'a' ? node.properties?.href : undefined;
+    if (typeof href !== 'string' || !href.startsWith('#')) return;
+    const block = blockOf.get(href.slice(1));
+    if (block !== undefined && block !== i) targets.add(href.slice(1));
+  }));
+  return [...targets];
+}
+
+/** Links whose target is printed in another piece point to `ACROSS_PIECES` + the id. */
+function linkAcrossPieces(runs: Root['children'][]): void {
+  for (const run of runs) {
+    const here = new Set<string>();
+    for (const child of run) visit(child, 'element', (node: Element) => {
+      if (typeof node.properties?.id === 'string') here.add(node.properties.id);
+    });
+    for (const child of run) visit(child, 'element', (node: Element) => {
+      const href = node.tagName === 'a' ? node.properties?.href : undefined;
+      if (typeof href === 'string' && href.startsWith('#') && !here.has(href.slice(1))) {
+        node.properties.href = `${ACROSS_PIECES}${encodeURIComponent(href.slice(1))}`;
+      }
+    });
+  }
 }
 
 /** Ids of the blocks in each document section: candidates for page-break markers. */

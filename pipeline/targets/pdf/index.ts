@@ -2,7 +2,9 @@
  * The print PDF target: two Chrome passes and a pdf-lib finish.
  * Pass 1 prints with placeholder page numbers and records where every needed id lands
  * (`/Dests`). Chapter lengths do not change when blank pages are added before rectos,
- * so every final page number is computed at once; pass 2 prints with them filled in.
+ * so every final page number is computed at once; pass 2 prints with them filled in. Both
+ * passes print the book in pieces side by side (every top-level block starts a page); the final
+ * pass's pieces start on right-hand pages and are joined into one tagged PDF (`join.ts`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,10 +15,11 @@ import {PDFDocument} from 'pdf-lib';
 import type {Asset, Book} from '../../model.ts';
 import {scaleAssets} from '../../stages/scale.ts';
 import {toPoints} from './html.ts';
-import {printDocument, type Block} from './html.ts';
+import {printDocument, type Block, type PrintDocument} from './html.ts';
 import {openBrowser, type Resources} from './chrome.ts';
 import {readDestinations, type Destination} from './read.ts';
 import {finishPdf, READ, type PageInfo, type OutlineItem} from './finish.ts';
+import {joinPrints, linkAcross} from './join.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -109,30 +112,35 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
       // Pass 1: layout with placeholder numbers, in pieces whose pages follow each other; learn
       // where everything lands.
       const first = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES});
-      const dests1 = joinPieces((await pass('pass1', first.pieces, false)).map(readDestinations));
-      // Chrome occasionally records no destination for an inline anchor: use its block's.
-      for (const id of first.measuredIds) {
-        const block = first.enclosingBlock.get(id);
-        const fallback = block ? dests1.get(block) : undefined;
-        if (!dests1.has(id) && fallback) dests1.set(id, fallback);
-      }
-      if (!first.blocks.every((block) => dests1.has(block.id))) {
-        throw new Error('Chrome could not lay out the print document (a block is missing from the first pass); run with --debug');
-      }
+      const dests1 = measured(first, await pass('pass1', first.pieces, false));
       const plan = planPages(first.blocks, dests1, new Set(first.blockChildIds));
       options.onPlan?.({marks: plan.pageMarks, folios: plan.folios});
 
-      // Pass 2: the real thing.
+      // Pass 2: the real thing, in pieces that start on right-hand pages, joined with pdf-lib.
       placeholders = false;
-      const second = printDocument(book, css, {folios: plan.folios, blanksBefore: plan.blanksBefore});
-      const [doc2] = await pass('pass2', second.pieces, true);
-      const dests2 = readDestinations(doc2);
+      const rectoStarts = new Set([...plan.blockStart].filter(([, page]) => page % 2 === 1).map(([id]) => id));
+      const second = printDocument(book, css, {folios: plan.folios, blanksBefore: plan.blanksBefore, pieces: FINAL_PIECES, rectoStarts});
+      const printed = await pass('pass2', second.pieces, true);
       const mismatches: string[] = [];
+      let offset = 0;
+      printed.forEach((doc, i) => {
+        // Each piece must start where the plan put its first block.
+        const predicted = plan.blockStart.get(second.pieceStarts[i]!);
+        if (predicted !== undefined && predicted !== offset + 1) mismatches.push(`${second.pieceStarts[i]}: predicted ${predicted}, printed ${offset + 1}`);
+        offset += doc.catalog.Pages().Count().asNumber();
+      });
+      const doc2 = await time('join', async () => joinPrints(printed));
+      // Where Chrome placed what the pieces link to within themselves…
+      const recorded = readDestinations(doc2);
       for (const block of second.blocks) {
         const predicted = plan.blockStart.get(block.id);
-        const actual = dests2.get(block.id)?.page ?? dests2.get(`${block.id}-title`)?.page;
+        const actual = recorded.get(block.id)?.page ?? recorded.get(`${block.id}-title`)?.page;
         if (predicted !== undefined && actual !== undefined && predicted !== actual) mismatches.push(`${block.id}: predicted ${predicted}, printed ${actual}`);
       }
+      // …and, from the layout pass, what they link to in another piece.
+      const unplaced = linkAcross(doc2, (id) => plan.places.get(id));
+      if (unplaced.length > 0) options.log?.(`${unplaced.length} link target(s) could not be placed in the PDF (${unplaced.slice(0, 3).join(', ')}); those links do nothing.`);
+      const dests2 = readDestinations(doc2);
       return {plan, blocks: second.blocks, doc2, dests2, mismatches};
     };
     let result: Awaited<ReturnType<typeof layout>> | undefined = await layout(true);
@@ -205,6 +213,12 @@ export function printResources(book: Book, placeholders: () => boolean): Resourc
 export const LAYOUT_PIECES = 2;
 
 /**
+ * How many documents the final pass prints at once: the same reasoning, with the tag tree. The
+ * pieces start on right-hand pages and are joined by `joinPrints`.
+ */
+export const FINAL_PIECES = 2;
+
+/**
  * The destinations of the layout pass's pieces as if they had been printed as one document:
  * each piece's pages are those before its probe, and the next piece's pages follow.
  */
@@ -218,6 +232,21 @@ export function joinPieces(pieces: Map<string, Destination>[]): Map<string, Dest
     offset += probe.page - 1;
   }
   return joined;
+}
+
+/** Where the layout pass (printed as `layout`'s pieces) put every id it measured. */
+export function measured(layout: PrintDocument, docs: PDFDocument[]): Map<string, Destination> {
+  const dests = joinPieces(docs.map(readDestinations));
+  // Chrome occasionally records no destination for an inline anchor: use its block's.
+  for (const id of layout.measuredIds) {
+    const block = layout.enclosingBlock.get(id);
+    const fallback = block ? dests.get(block) : undefined;
+    if (!dests.has(id) && fallback) dests.set(id, fallback);
+  }
+  if (!layout.blocks.every((block) => dests.has(block.id))) {
+    throw new Error('Chrome could not lay out the print document (a block is missing from the first pass); run with --debug');
+  }
+  return dests;
 }
 
 /** An empty SVG with the image's intrinsic size, for the layout pass. */
@@ -239,6 +268,8 @@ interface Plan {
   /** 1-based page where folio 1 is. */
   bodyStart: number;
   pageMarks: {label: string; id: string}[];
+  /** Final page (and height on it) of every id the layout pass placed. */
+  places: Map<string, Destination>;
 }
 
 /** Where blank pages go and what every page number becomes, from pass 1 alone. */
@@ -271,15 +302,17 @@ export function planPages(blocks: Block[], dests: Map<string, Destination>, cand
   const folio = (page: number) => (page < bodyStart ? roman(page) : String(page - bodyStart + 1));
   const folios = new Map<string, string>();
   const byPage = new Map<number, {id: string; y: number}>();
+  const places = new Map<string, Destination>();
   for (const [id, dest] of dests) {
     const page = finalPage(dest.page);
+    places.set(id, {page, y: dest.y});
     folios.set(id, folio(page));
     const current = byPage.get(page);
     // The block nearest the top of the page (PDF y grows upwards).
     if (candidates.has(id) && (!current || dest.y > current.y)) byPage.set(page, {id, y: dest.y});
   }
   const pageMarks = [...byPage].sort((a, b) => a[0] - b[0]).map(([page, {id}]) => ({label: folio(page), id}));
-  return {blanksBefore, blankPages, blockStart, folios, bodyStart, pageMarks};
+  return {blanksBefore, blankPages, blockStart, folios, bodyStart, pageMarks, places};
 }
 
 function pageInfos(book: Book, blocks: Block[], plan: Plan, pageCount: number): PageInfo[] {

@@ -27,7 +27,7 @@ export function readDestinations(doc: PDFDocument): Map<string, Destination> {
 }
 
 /** PDF names escape bytes as #xx; ids are UTF-8. */
-function decodeName(name: string): string {
+export function decodeName(name: string): string {
   const raw = name.startsWith('/') ? name.slice(1) : name;
   const bytes: number[] = [];
   for (let i = 0; i < raw.length; i++) {
