@@ -310,7 +310,7 @@ function render(info: Info, book: GeneratedBook, samples: Map<string, Sample[]>,
     row('what', 'time');
     row('---', '--:');
     row('whole PDF step (`renderPdf`)', s(whole));
-    row('&nbsp;&nbsp;Chrome launch', s(launch));
+    row('&nbsp;&nbsp;Chrome launch (while the images are scaled for print)', s(launch));
     for (let i = 0; i < passCount; i++) {
       const pieces = ratioRuns[0]!.whole.passes[i]?.prints ?? 1;
       const side = pieces > 1 ? `; ${pieces} pieces side by side` : '';
@@ -319,7 +319,7 @@ function render(info: Info, book: GeneratedBook, samples: Map<string, Sample[]>,
     }
     row('&nbsp;&nbsp;join of the last pass\'s pieces (pdf-lib: pages, tag tree, destinations)', s(join));
     row('&nbsp;&nbsp;finish (pdf-lib: folios, heads, outline, metadata, save)', s(finish));
-    row('&nbsp;&nbsp;everything else in Node (image scaling, print HTML ×2, PDF parse ×2, planning)', s(whole - launch - chrome - join - finish));
+    row('&nbsp;&nbsp;everything else in Node (image scaling, print HTML ×2, planning; what of the launch the scaling does not hide)', s(whole - chrome - join - finish));
     row('one Chrome print: launch + load + print', s(single));
     row('&nbsp;&nbsp;of which launch', s(ratioMed((r) => r.single.launchMs)));
     row('**ratio whole step / one print**', `**${x(ratioMed((r) => r.whole.ms / (r.single.launchMs + r.single.printMs)))}**`);

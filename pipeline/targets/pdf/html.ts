@@ -5,10 +5,9 @@
 import {createRequire} from 'node:module';
 import type {Element, ElementContent, Root} from 'hast';
 import {h} from 'hastscript';
-import {visit, SKIP} from 'unist-util-visit';
 import {toString} from 'hast-util-to-string';
 import type {Book, Doc} from '../../model.ts';
-import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
+import {toXhtml, cloneTree, removeByClass, escapeXml, eachElement, eachNode} from '../xhtml.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection} from '../pages.ts';
 
 const require = createRequire(import.meta.url);
@@ -120,17 +119,14 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
   }
 
   const root: Root = {type: 'root', children: body};
-  const present = new Set<string>();
   removeByClass(root, 'online-only');
-  visit(root, 'element', (node: Element) => {
-    if (typeof node.properties?.id === 'string') present.add(node.properties.id);
-  });
+  const present = blockOfIds(root);
   rewriteForPrint(root, book, layout.folios, measured, present);
   hyphenate(root, config.language);
 
   // Links from one block into another may cross from one piece into another: the join needs
   // to know where their targets land.
-  for (const id of crossBlockTargets(root)) measured.add(id);
+  for (const id of crossBlockTargets(root, present)) measured.add(id);
   const childIds = blockChildIds(root);
   const probeIds = layout.probe ? new Set([...blocks.map((b) => b.id), ...measured, ...childIds]) : new Set<string>();
   const canStart = layout.probe ? () => true
@@ -141,7 +137,7 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
     if (layout.probe) {
       const here: string[] = ['page-probe'];
       for (const child of children) {
-        visit(child, 'element', (node: Element) => {
+        eachElement(child, (node) => {
           if (typeof node.properties?.id === 'string' && probeIds.has(node.properties.id)) here.push(node.properties.id);
         });
       }
@@ -196,14 +192,19 @@ function splitBlocks(children: Root['children'], count: number, canStart: (child
   return runs;
 }
 
-/** Ids that a link in one top-level block points to in another. */
-function crossBlockTargets(root: Root): string[] {
+/** Every id in the document, and the index of the top-level block that holds it. */
+function blockOfIds(root: Root): Map<string, number> {
   const blockOf = new Map<string, number>();
-  root.children.forEach((child, i) => visit(child, 'element', (node: Element) => {
+  root.children.forEach((child, i) => eachElement(child, (node) => {
     if (typeof node.properties?.id === 'string') blockOf.set(node.properties.id, i);
   }));
+  return blockOf;
+}
+
+/** Ids that a link in one top-level block points to in another. */
+function crossBlockTargets(root: Root, blockOf: Map<string, number>): string[] {
   const targets = new Set<string>();
-  root.children.forEach((child, i) => visit(child, 'element', (node: Element) => {
+  root.children.forEach((child, i) => eachElement(child, (node) => {
     const href = node.tagName === 'a' ? node.properties?.href : undefined;
     if (typeof href !== 'string' || !href.startsWith('#')) return;
     const block = blockOf.get(href.slice(1));
@@ -216,10 +217,10 @@ function crossBlockTargets(root: Root): string[] {
 function linkAcrossPieces(runs: Root['children'][]): void {
   for (const run of runs) {
     const here = new Set<string>();
-    for (const child of run) visit(child, 'element', (node: Element) => {
+    for (const child of run) eachElement(child, (node) => {
       if (typeof node.properties?.id === 'string') here.add(node.properties.id);
     });
-    for (const child of run) visit(child, 'element', (node: Element) => {
+    for (const child of run) eachElement(child, (node) => {
       const href = node.tagName === 'a' ? node.properties?.href : undefined;
       if (typeof href === 'string' && href.startsWith('#') && !here.has(href.slice(1))) {
         node.properties.href = `${ACROSS_PIECES}${encodeURIComponent(href.slice(1))}`;
@@ -247,7 +248,7 @@ export function enclosingBlocks(root: Root): Map<string, string> {
     for (const block of section.children) {
       if (block.type !== 'element' || typeof block.properties?.id !== 'string') continue;
       const blockId = block.properties.id;
-      visit(block, 'element', (node: Element) => {
+      eachElement(block, (node) => {
         if (typeof node.properties?.id === 'string' && node !== block) out.set(node.properties.id, blockId);
       });
     }
@@ -300,8 +301,8 @@ function tocElement(book: Book, folios: Map<string, string> | undefined, measure
 }
 
 /** Links, images and page numbers for print. */
-function rewriteForPrint(root: Root, book: Book, folios: Map<string, string> | undefined, measured: Set<string>, present: Set<string>) {
-  visit(root, 'element', (node: Element) => {
+function rewriteForPrint(root: Root, book: Book, folios: Map<string, string> | undefined, measured: Set<string>, present: Map<string, number>) {
+  eachElement(root, (node) => {
     const props = node.properties ?? {};
     if (node.tagName === 'a' && typeof props.href === 'string' && props.href.startsWith('#') && !present.has(props.href.slice(1))) {
       // The target is online-only: say so instead of linking nowhere.
@@ -364,11 +365,10 @@ function hyphenate(root: Root, language: string) {
   if (!memo) hyphenated.set(module, (memo = new Map()));
   const skip = new Set(['pre', 'code', 'math', 'h1', 'h2', 'h3', 'h4', 'nav', 'a', 'header', 'table', 'figcaption', 'dt', 'cite']);
   const skipClasses = ['bibliography-entries', 'index-entries', 'copyright-page', 'title-page', 'half-title'];
-  visit(root, (node) => {
+  eachNode(root, (node) => {
     if (node.type === 'element') {
-      const element = node as Element;
-      const classes = Array.isArray(element.properties?.className) ? element.properties.className : [];
-      if (skip.has(element.tagName) || skipClasses.some((c) => classes.includes(c))) return SKIP;
+      const classes = Array.isArray(node.properties?.className) ? node.properties.className : [];
+      if (skip.has(node.tagName) || skipClasses.some((c) => classes.includes(c))) return false;
     }
     if (node.type === 'text' && node.value.length > 5) {
       // Only lower-case words: names, acronyms and product names keep their shape.

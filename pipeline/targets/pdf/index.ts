@@ -85,14 +85,18 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
     }
   };
   const css = printCss(options.templates);
-  book = await time('scale', () => printResolution(book));
   // In the layout pass every image is a same-size empty SVG: the layout is the same, and
   // Chrome does not decode and embed megabytes of pictures twice.
   let placeholders = false;
-  const resources = printResources(book, () => placeholders);
+  let resources: Resources | undefined;
   const timeoutMs = options.timeoutMs ?? 300_000;
-  const session = await time('launch', () => openBrowser(resources, options.log));
+  // Chrome starts while the images are scaled and the first document is made: it is asked for
+  // nothing before the first print. (A failure to start is reported where the session is used.)
+  const launching = time('launch', () => openBrowser({get: (pathname) => resources?.get(pathname)}, options.log));
+  launching.catch(() => undefined);
   try {
+    book = await time('scale', () => printResolution(book));
+    resources = printResources(book, () => placeholders);
     /**
      * One Chrome pass: the documents printed side by side (one tab each), read with pdf-lib.
      * Chrome's bytes are dropped once read, and each tab closes as soon as its PDF is back: its
@@ -102,9 +106,10 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
       // What the previous steps left behind (documents read, trees built) goes before Chrome
       // needs its memory: the heap would otherwise grow by hundreds of MB of garbage first.
       collectGarbage();
-      const prints = await time(name, () => Promise.all(htmls.map((html) => session.print(html, {timeoutMs, tagged}))));
-      // The tabs finish closing while pdf-lib reads.
-      const [, ...docs] = await Promise.all([session.release(), ...prints.map((bytes) => PDFDocument.load(bytes, READ))]);
+      // Each piece is read as soon as it is printed, while Chrome prints the others.
+      const session = await launching;
+      const docs = await time(name, () => Promise.all(htmls.map(async (html) => PDFDocument.load(await session.print(html, {timeoutMs, tagged}), READ))));
+      await session.release();
       return docs;
     };
     const layout = async (withPlaceholders: boolean) => {
@@ -151,6 +156,7 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
       result = await layout(false);
     }
     // Chrome's part is done: its memory is free for the finish.
+    const session = await launching;
     await session.close();
     const {plan, blocks, doc2, dests2, mismatches} = result;
     if (mismatches.length > 0) options.log?.(`Page numbers moved between passes (${mismatches.join('; ')}); the table of contents may be off.`);
@@ -167,7 +173,7 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
       refused: [...session.refused], mismatches,
     };
   } finally {
-    await session.close();
+    await launching.then((session) => session.close(), () => undefined);
   }
 }
 
