@@ -59,9 +59,10 @@ export async function finishPdf(doc: PDFDocument, options: FinishOptions): Promi
   const print = book.config.print;
   const bleed = print.bleed ? toPoints(print.bleed) : 0;
   const pages = doc.getPages();
+  const measure = widths(font);
   pages.forEach((page, i) => {
     const info = options.pages[i];
-    if (info) drawFurniture(page, i, info, font, bleed, toPoints(print.margins.top), toPoints(print.margins.bottom), toPoints(print.margins.outer));
+    if (info) drawFurniture(page, i, info, font, measure, bleed, toPoints(print.margins.top), toPoints(print.margins.bottom), toPoints(print.margins.outer));
     if (bleed > 0) {
       const {width, height} = page.getSize();
       page.setBleedBox(0, 0, width, height);
@@ -99,10 +100,25 @@ export async function finishPdf(doc: PDFDocument, options: FinishOptions): Promi
   return doc.save({useObjectStreams: false, updateFieldAppearances: false, objectsPerTick: Infinity});
 }
 
-function drawFurniture(page: PDFPage, index: number, info: PageInfo, font: PDFFont, bleed: number, top: number, bottom: number, outer: number) {
+const FURNITURE_SIZE = 8.5;
+
+/**
+ * Widths of texts at the furniture's size, each measured once: a running head repeats on every
+ * other page, and measuring lays the text out with fontkit each time.
+ */
+function widths(font: PDFFont): (text: string) => number {
+  const known = new Map<string, number>();
+  return (text) => {
+    let width = known.get(text);
+    if (width === undefined) known.set(text, (width = font.widthOfTextAtSize(text, FURNITURE_SIZE)));
+    return width;
+  };
+}
+
+function drawFurniture(page: PDFPage, index: number, info: PageInfo, font: PDFFont, widthOf: (text: string) => number, bleed: number, top: number, bottom: number, outer: number) {
   if (info.placement === 'none') return;
   const {width, height} = page.getSize();
-  const size = 8.5;
+  const size = FURNITURE_SIZE;
   const recto = index % 2 === 0;
   const left = bleed + outer;
   const right = width - bleed - outer;
@@ -110,25 +126,25 @@ function drawFurniture(page: PDFPage, index: number, info: PageInfo, font: PDFFo
   const color = rgb(0.2, 0.2, 0.2);
   if (info.placement === 'head') {
     const y = height - bleed - top * 0.55;
-    const head = fit(info.head, font, size, (right - left) * 0.75);
+    const head = fit(info.head, widthOf, (right - left) * 0.75);
     if (recto) {
-      page.drawText(info.folio, {x: right - font.widthOfTextAtSize(info.folio, size), y, size, font, color});
-      if (head) page.drawText(head, {x: right - font.widthOfTextAtSize(info.folio, size) - 18 - font.widthOfTextAtSize(head, size), y, size, font, color});
+      page.drawText(info.folio, {x: right - widthOf(info.folio), y, size, font, color});
+      if (head) page.drawText(head, {x: right - widthOf(info.folio) - 18 - widthOf(head), y, size, font, color});
     } else {
       page.drawText(info.folio, {x: left, y, size, font, color});
-      if (head) page.drawText(head, {x: left + font.widthOfTextAtSize(info.folio, size) + 18, y, size, font, color});
+      if (head) page.drawText(head, {x: left + widthOf(info.folio) + 18, y, size, font, color});
     }
   } else {
     const y = bleed + bottom * 0.45;
-    page.drawText(info.folio, {x: (width - font.widthOfTextAtSize(info.folio, size)) / 2, y, size, font, color});
+    page.drawText(info.folio, {x: (width - widthOf(info.folio)) / 2, y, size, font, color});
   }
   page.pushOperators(endMarkedContent());
 }
 
-function fit(text: string, font: PDFFont, size: number, max: number): string {
+function fit(text: string, widthOf: (text: string) => number, max: number): string {
   let out = text.normalize('NFC');
-  if (font.widthOfTextAtSize(out, size) <= max) return out;
-  while (out.length > 1 && font.widthOfTextAtSize(`${out}…`, size) > max) out = out.slice(0, -1).trimEnd();
+  if (widthOf(out) <= max) return out;
+  while (out.length > 1 && widthOf(`${out}…`) > max) out = out.slice(0, -1).trimEnd();
   return `${out}…`;
 }
 
