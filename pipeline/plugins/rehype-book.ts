@@ -4,7 +4,7 @@
  */
 import type {Root, Element, ElementContent, Text} from 'hast';
 import type {VFile} from 'vfile';
-import {visit, SKIP} from 'unist-util-visit';
+import {visit, SKIP} from './visit.ts';
 import {toString} from 'hast-util-to-string';
 import {fromHtml} from 'hast-util-from-html';
 import GithubSlugger from 'github-slugger';

@@ -5,7 +5,7 @@
  */
 import type {Root, Paragraph, PhrasingContent, Text, Image, Heading, Parent, RootContent} from 'mdast';
 import type {VFile} from 'vfile';
-import {visit, SKIP} from 'unist-util-visit';
+import {visit, SKIP} from './visit.ts';
 import {toString} from 'mdast-util-to-string';
 import {splitTrailingAttributes, parseAttributes} from './attributes.ts';
 

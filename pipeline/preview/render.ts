@@ -11,7 +11,7 @@ import {createRequire} from 'node:module';
 import type {Element, ElementContent, Root} from 'hast';
 import {h} from 'hastscript';
 import {toHtml} from 'hast-util-to-html';
-import {visit} from 'unist-util-visit';
+import {visit} from '../plugins/visit.ts';
 import type {VFile} from 'vfile';
 import type {Book, Doc, Part} from '../model.ts';
 import {cloneTree, removeByClass} from '../targets/xhtml.ts';

@@ -18,7 +18,7 @@ import type {Root as MdastRoot, PhrasingContent, Paragraph} from 'mdast';
 import type {Root, Element} from 'hast';
 import {VFile} from 'vfile';
 import {parse as parseYaml} from 'yaml';
-import {visit, EXIT} from 'unist-util-visit';
+import {visit, EXIT} from '../plugins/visit.ts';
 import {toString} from 'hast-util-to-string';
 import path from 'node:path/posix';
 import type {Doc, DocKind, Label} from '../model.ts';

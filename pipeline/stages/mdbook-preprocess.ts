@@ -28,7 +28,7 @@ import path from 'node:path';
 import {unified} from 'unified';
 import remarkParse from 'remark-parse';
 import remarkGfm from 'remark-gfm';
-import {visit} from 'unist-util-visit';
+import {visit} from '../plugins/visit.ts';
 import {common, createLowlight} from 'lowlight';
 import {toString as mdastToString} from 'mdast-util-to-string';
 import type {Root as MdastRoot, Heading, Code, Text, Link, Image, Definition, Html, LinkReference, ImageReference, Paragraph, Nodes, FootnoteReference, FootnoteDefinition} from 'mdast';

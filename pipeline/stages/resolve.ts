@@ -5,7 +5,7 @@
 import type {Element, ElementContent, Root} from 'hast';
 import {h} from 'hastscript';
 import {fromHtml} from 'hast-util-from-html';
-import {visit, SKIP} from 'unist-util-visit';
+import {visit, SKIP} from '../plugins/visit.ts';
 import {toString} from 'hast-util-to-string';
 import GithubSlugger from 'github-slugger';
 import {VFile} from 'vfile';

@@ -1,6 +1,6 @@
 /** Counts what a manuscript contains, for the manuscript's own checks and for `book check --stats`. */
 import type {Element} from 'hast';
-import {visit, SKIP} from 'unist-util-visit';
+import {visit, SKIP} from '../plugins/visit.ts';
 import type {Book} from '../model.ts';
 import {hasClass} from '../plugins/rehype-book.ts';
 
