@@ -136,6 +136,17 @@ describe('the digest of a book', () => {
     expect(digestValue(new Map([['a', 1]]))).not.toBe(digestValue({a: 1}));
   });
 
+  it('should leave out where the nodes were written, which no output shows', async () => {
+    const fresh = (await loadBook(MINI)).book!;
+    const moved = (await loadBook(MINI)).book!;
+    const node = moved.docs[1]!.tree.children.find((n) => n.type === 'element')!;
+    expect(node.position).toBeDefined();
+    node.position = {start: {line: 99, column: 1, offset: 9999}, end: {line: 99, column: 9, offset: 10007}};
+    expect(bookDigest(moved)).toBe(bookDigest(fresh));
+    expect(digestValue({position: 1, a: 2}, {skipKeys: new Set(['position'])})).toBe(digestValue({a: 2}));
+    expect(digestValue({position: 1, a: 2})).not.toBe(digestValue({a: 2}));
+  });
+
   it('should be the same before and after printing (the PDF target does not change the book the EPUB is made from)', async () => {
     const book = (await loadBook(MINI)).book!;
     const before = digestValue({...book, docs: book.docs.map((d) => ({...d, file: d.file.path}))});

@@ -3,10 +3,12 @@
  * canonical (the same string can be written in one- or two-byte form depending on how it was
  * made), so equal books could hash differently; this walks the value and hashes its content:
  * type tags, lengths, object keys in their order (attribute order shows in the output).
+ * `skipKeys`: object keys left out wherever they appear (for what no output depends on).
  */
 import {createHash, type Hash} from 'node:crypto';
 
-export function digestValue(value: unknown): string {
+export function digestValue(value: unknown, options: {skipKeys?: ReadonlySet<string>} = {}): string {
+  const skip = options.skipKeys;
   const hash = createHash('sha256');
   const chunks: string[] = [];
   let pending = 0;
@@ -88,7 +90,7 @@ export function digestValue(value: unknown): string {
       // A class instance: its own fields, tagged with the class name.
       push(`c${name.length}:${name}`);
     }
-    const keys = Object.keys(v as object);
+    const keys = skip ? Object.keys(v as object).filter((key) => !skip.has(key)) : Object.keys(v as object);
     push(`{${keys.length}:`);
     for (const key of keys) {
       push(`${key.length}:${key}`);

@@ -293,13 +293,19 @@ export function docDigest(doc: Doc): string | undefined {
   return remembered(docDigests, doc, () => ({...doc, file: doc.file.path}));
 }
 
+/**
+ * Source positions of the trees' nodes (and of labels): only messages use them, and messages are
+ * not cached. Leaving them out makes the digest of a book about a third faster.
+ */
+const NOT_OUTPUT: ReadonlySet<string> = new Set(['position']);
+
 /** digestValue of what `value` gives, once per object; undefined if it cannot be digested. */
 function remembered<K extends object>(digests: WeakMap<K, string>, key: K, value: () => unknown): string | undefined {
   const known = digests.get(key);
   if (known) return known;
   let digest: string;
   try {
-    digest = digestValue(value());
+    digest = digestValue(value(), {skipKeys: NOT_OUTPUT});
   } catch {
     return undefined;
   }
