@@ -6,10 +6,13 @@ import fs from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import {VFile} from 'vfile';
 import {loadBook, hasErrors} from './stages/load.ts';
-import {renderEpub, type EpubTemplates, type PageMarks} from './targets/epub/index.ts';
+import {renderEpub, EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT, type EpubTemplates, type PageMarks} from './targets/epub/index.ts';
+import {printImageBounds} from './targets/pdf/html.ts';
+import {ScaleAhead, type ScaleMemo} from './stages/scale.ts';
+import type {BookConfig} from './config/schema.ts';
 import type {PdfResult} from './targets/pdf/index.ts';
 import {writeOutputsAtomically, checkOutputFolder} from './io/output.ts';
-import type {Book} from './model.ts';
+import type {Asset, Book} from './model.ts';
 import type {BuildCache, CacheReport} from './cache/index.ts';
 
 export const TEMPLATES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'templates');
@@ -67,8 +70,18 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   }
 
   async function buildStages(): Promise<BuildResult> {
+    // New images start being scaled for the targets while the rest of the book loads.
+    let ahead: ScaleAhead | undefined;
+    const onFreshImage = options.checkOnly ? undefined : (asset: Asset, config: BookConfig) => {
+      ahead ??= new ScaleAhead([
+        ...(options.targets.includes('epub') ? [{maxWidth: EPUB_MAX_IMAGE_WIDTH, maxHeight: EPUB_MAX_IMAGE_HEIGHT}] : []),
+        ...(options.targets.includes('pdf') ? [printImageBounds(config.print)] : []),
+      ], cache?.scale);
+      ahead.start(asset);
+    };
+    const scale = (): ScaleMemo | undefined => ahead?.memo ?? cache?.scale;
     const {book, files} = await stage('load', async () => {
-      const loaded = await loadBook(options.manuscript, cache?.loadOptions() ?? {});
+      const loaded = await loadBook(options.manuscript, {...cache?.loadOptions(), ...(onFreshImage ? {onFreshImage} : {})});
       if (cache) {
         const {hits, misses} = cache.report.docs;
         details.load = `${hits} of ${hits + misses} documents from the cache`;
@@ -91,7 +104,10 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const wantEpub = options.targets.includes('epub');
     const epubTemplates = wantEpub ? await readEpubTemplates(templatesDir) : undefined;
     const packageEpub = async (pages: PageMarks | undefined): Promise<{bytes: Uint8Array; cached: boolean}> => {
-      const render = () => renderEpub(book, epubTemplates!, {sourceDateEpoch: epoch, ...(pages ? {pages} : {}), ...(cache ? {zip: cache.zip, scale: cache.scale, xhtml: cache.xhtml} : {})});
+      const memo = scale();
+      const render = () => renderEpub(book, epubTemplates!, {
+        sourceDateEpoch: epoch, ...(pages ? {pages} : {}), ...(cache ? {zip: cache.zip, xhtml: cache.xhtml} : {}), ...(memo ? {scale: memo} : {}),
+      });
       return cache ? cache.epub(book, {sourceDateEpoch: epoch, pages}, render) : {bytes: await render(), cached: false};
     };
     // The EPUB's page list needs the print page numbers, which the PDF knows after its layout
@@ -100,8 +116,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     if (options.targets.includes('pdf')) {
       pdf = await stage('pdf', async () => {
         // Loaded when needed: Puppeteer takes half a second to import, and EPUB-only builds skip it.
+      const memo = scale();
       const render = async () => (await import('./targets/pdf/index.ts')).renderPdf(book, {
-        templates: templatesDir, sourceDateEpoch: epoch,
+        templates: templatesDir, sourceDateEpoch: epoch, ...(memo ? {scale: memo} : {}),
         ...(wantEpub ? {
           onPlan: (plan: PageMarks) => {
             const result = packageEpub(plan);

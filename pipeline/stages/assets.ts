@@ -175,7 +175,7 @@ function safeCodePoint(code: number): string {
  */
 export type ImageMemo = <T>(kind: 'size' | 'svg-problems', sha256: string, compute: () => Promise<T>) => Promise<T>;
 
-export async function loadAsset(root: string, relPath: string, memo?: ImageMemo): Promise<Asset> {
+export async function loadAsset(root: string, relPath: string, memo?: ImageMemo, onFresh?: (asset: Asset) => void): Promise<Asset> {
   const {absPath, bytes} = await readInside(root, relPath);
   const extension = relPath.split('.').pop()?.toLowerCase() ?? '';
   const sniffed = sniffMediaType(bytes);
@@ -189,7 +189,9 @@ export async function loadAsset(root: string, relPath: string, memo?: ImageMemo)
     const problems = memo ? await memo('svg-problems', sha256, check) : await check();
     if (problems.length > 0) throw new AssetError(`SVG \`${relPath}\` contains ${problems.join(', ')}; only self-contained drawings are allowed`);
   }
+  let fresh = false;
   const measure = async () => {
+    fresh = true;
     try {
       // Loaded when an image is measured: a rebuild that remembers every size never needs it.
       const {default: sharp} = await import('sharp');
@@ -201,10 +203,13 @@ export async function loadAsset(root: string, relPath: string, memo?: ImageMemo)
   };
   const {width, height} = memo ? await memo('size', sha256, measure) : await measure();
   const hash = sha256.slice(0, 16);
-  return {
+  const asset: Asset = {
     path: relPath, absPath, mediaType: sniffed, name: `img-${hash}.${EXTENSIONS[sniffed]}`,
     bytes: new Uint8Array(bytes), ...(width ? {width} : {}), ...(height ? {height} : {}),
   };
+  // An image the memo did not know (or any, without one): its scaling can start now.
+  if (fresh) onFresh?.(asset);
+  return asset;
 }
 
 export class AssetError extends Error {}
@@ -214,12 +219,13 @@ export async function loadAssets(
   root: string,
   refs: {path: string; node?: Element; file: VFile}[],
   memo?: ImageMemo,
+  onFresh?: (asset: Asset) => void,
 ): Promise<Map<string, Asset>> {
   const loaded = new Map<string, Asset>();
   const failed = new Map<string, string>();
   const load = async (relPath: string) => {
     try {
-      loaded.set(relPath, await loadAsset(root, relPath, memo));
+      loaded.set(relPath, await loadAsset(root, relPath, memo, onFresh));
     } catch (error) {
       let reason: string;
       if (error instanceof MissingFileError) {

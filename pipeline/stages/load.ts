@@ -7,7 +7,8 @@ import fs from 'node:fs/promises';
 import {VFile} from 'vfile';
 import {parse as parseYaml} from 'yaml';
 import type {Element} from 'hast';
-import type {Book, Doc, Label, Part} from '../model.ts';
+import type {Asset, Book, Doc, Label, Part} from '../model.ts';
+import type {BookConfig} from '../config/schema.ts';
 import {parseConfig} from '../config/load.ts';
 import {readInside, OutsideManuscriptError} from '../io/files.ts';
 import {parseDoc, type DocInput, type ImageRef, type ParsedDoc} from './markdown.ts';
@@ -31,6 +32,11 @@ export interface LoadOptions {
   citationMemo?: (sources: {path: string; text: string}[], style: string) => Map<string, string>;
   /** What is learnt from images' bytes (the cache keeps it; checking large SVGs takes a while). */
   imageMemo?: ImageMemo;
+  /**
+   * Called with each image measured afresh (unknown to `imageMemo`) as soon as it is read, with
+   * the book's configuration: the build starts scaling it for its targets.
+   */
+  onFreshImage?: (asset: Asset, config: BookConfig) => void;
 }
 
 export async function loadBook(manuscript: string, options: LoadOptions = {}): Promise<Loaded> {
@@ -154,7 +160,8 @@ export async function loadBook(manuscript: string, options: LoadOptions = {}): P
     config.parts.forEach((part) => {
       if (part.image) refs.push({path: path.posix.normalize(part.image), file: configFile});
     });
-    const assets = await loadAssets(root, refs, options.imageMemo);
+    const onFresh = options.onFreshImage;
+    const assets = await loadAssets(root, refs, options.imageMemo, onFresh && ((asset) => onFresh(asset, config)));
     attachReferences(resolved, await formatting);
     config.parts.forEach((part, i) => {
       const image = part.image ? assets.get(path.posix.normalize(part.image)) : undefined;

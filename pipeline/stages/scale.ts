@@ -32,3 +32,37 @@ export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: numb
   const hash = createHash('sha256').update(data).digest('hex').slice(0, 16);
   return {...asset, bytes: new Uint8Array(data), width: info.width, height: info.height, name: `img-${hash}.${extension}`};
 }
+
+/**
+ * Scaling started ahead. Loading the book hands each image it measured afresh to `start` as soon
+ * as it is read, and its scaling for every target being built begins then, on libvips's threads,
+ * while the rest of the book loads (the other chapters' images, the SVG checks, the citations).
+ * The targets' scaleAssets find the results through `memo`. Images known to the build cache are
+ * not started: a rebuild may not need them at all.
+ */
+export class ScaleAhead {
+  private readonly started = new Map<string, Promise<Asset>>();
+
+  /** `bounds`: each target's largest width and height; `cache`: the build cache's memo. */
+  constructor(private readonly bounds: {maxWidth: number; maxHeight: number}[], private readonly cache?: ScaleMemo) {}
+
+  start(asset: Asset): void {
+    for (const {maxWidth, maxHeight} of this.bounds) {
+      const key = aheadKey(asset, maxWidth, maxHeight);
+      if (this.started.has(key)) continue;
+      const scaling = scaleAsset(asset, maxWidth, maxHeight, this.cache);
+      // A failure is the target's to report, when it asks for the image.
+      scaling.catch(() => {});
+      this.started.set(key, scaling);
+    }
+  }
+
+  /** For the targets: what was started ahead, else the build cache's memo, else scaling now. */
+  readonly memo: ScaleMemo = (asset, maxWidth, maxHeight, scale) =>
+    this.started.get(aheadKey(asset, maxWidth, maxHeight)) ?? (this.cache ? this.cache(asset, maxWidth, maxHeight, scale) : scale());
+}
+
+/** Images are named by a hash of their bytes. */
+function aheadKey(asset: Asset, maxWidth: number, maxHeight: number): string {
+  return `${asset.name}\n${asset.mediaType}\n${asset.bytes.byteLength}\n${maxWidth}\n${maxHeight}`;
+}

@@ -80,9 +80,10 @@ export interface XhtmlMemo {
 
 /** Widest raster image in the EPUB: enough for tablets, far below print resolution. */
 export const EPUB_MAX_IMAGE_WIDTH = 1600;
+export const EPUB_MAX_IMAGE_HEIGHT = EPUB_MAX_IMAGE_WIDTH * 1.5;
 
 export async function renderEpub(original: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PageMarks; zip?: ZipFunction; scale?: ScaleMemo; xhtml?: XhtmlMemo}): Promise<Uint8Array> {
-  const assets = await scaleAssets(original.assets, EPUB_MAX_IMAGE_WIDTH, undefined, options.scale);
+  const assets = await scaleAssets(original.assets, EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT, options.scale);
   const scaled = (asset: Asset | undefined) => (asset ? assets.get(asset.path) ?? asset : undefined);
   const book: Book = {
     ...original, assets,

@@ -385,6 +385,12 @@ function hyphenate(root: Root, language: string) {
   });
 }
 
+/** The largest raster images the print needs: about 300 dpi across the text width, and the page's height. */
+export function printImageBounds(print: Book['config']['print']): {maxWidth: number; maxHeight: number} {
+  const textWidth = toPoints(print.trim.width) - toPoints(print.margins.inner) - toPoints(print.margins.outer);
+  return {maxWidth: Math.ceil((textWidth / 72) * 300), maxHeight: Math.ceil((toPoints(print.trim.height) / 72) * 300)};
+}
+
 /** A CSS length in points. */
 export function toPoints(length: string): number {
   const match = /^(\d+(?:\.\d+)?)(in|mm|cm|pt)$/.exec(length);

@@ -13,9 +13,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import {PDFDocument} from 'pdf-lib';
 import type {Asset, Book} from '../../model.ts';
-import {scaleAssets} from '../../stages/scale.ts';
-import {toPoints} from './html.ts';
-import {printDocument, type Block, type PrintDocument} from './html.ts';
+import {scaleAssets, type ScaleMemo} from '../../stages/scale.ts';
+import {printDocument, printImageBounds, type Block, type PrintDocument} from './html.ts';
 import {openBrowser, type Resources} from './chrome.ts';
 import {readDestinations, type Destination} from './read.ts';
 import {finishPdf, READ, type PageInfo, type OutlineItem} from './finish.ts';
@@ -48,6 +47,8 @@ export interface PdfOptions {
    * `pageMarks` and `folios` are the very objects of the last call.
    */
   onPlan?: (plan: {marks: {label: string; id: string}[]; folios: Map<string, string>}) => void;
+  /** Scaled images remembered, or scaled ahead (`printImageBounds` gives the bounds asked for). */
+  scale?: ScaleMemo;
 }
 
 const FONT_FILES: Record<string, string> = {
@@ -95,7 +96,7 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
   const launching = time('launch', () => openBrowser({get: (pathname) => resources?.get(pathname)}, options.log));
   launching.catch(() => undefined);
   try {
-    book = await time('scale', () => printResolution(book));
+    book = await time('scale', () => printResolution(book, options.scale));
     resources = printResources(book, () => placeholders);
     /**
      * One Chrome pass: the documents printed side by side (one tab each), read with pdf-lib.
@@ -178,12 +179,9 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
 }
 
 /** Raster images at about 300 dpi across the text width; larger ones only slow Chrome down. */
-async function printResolution(book: Book): Promise<Book> {
-  const {trim, margins} = book.config.print;
-  const textWidth = toPoints(trim.width) - toPoints(margins.inner) - toPoints(margins.outer);
-  const maxWidth = Math.ceil((textWidth / 72) * 300);
-  const maxHeight = Math.ceil((toPoints(trim.height) / 72) * 300);
-  const assets = await scaleAssets(book.assets, maxWidth, maxHeight);
+async function printResolution(book: Book, memo?: ScaleMemo): Promise<Book> {
+  const {maxWidth, maxHeight} = printImageBounds(book.config.print);
+  const assets = await scaleAssets(book.assets, maxWidth, maxHeight, memo);
   const scaled = (asset: Asset | undefined) => (asset ? assets.get(asset.path) ?? asset : undefined);
   return {
     ...book, assets,
