@@ -88,14 +88,17 @@ function walkTree(doc: PDFDocument, node: PDFDict, kind: 'Nums' | 'Names', each:
   if (kids instanceof PDFArray) for (let i = 0; i < kids.size(); i++) walkTree(doc, kids.lookup(i, PDFDict), kind, each, seen);
 }
 
-/** The refs of a tree's inner nodes and leaves below `node` (not `node` itself). */
-function treeRefs(doc: PDFDocument, node: PDFDict, out = new Set<string>()): Set<string> {
+/**
+ * The refs of a tree's inner nodes and leaves below `node` (not `node` itself). pdf-lib makes
+ * one PDFRef per object number, so refs compare by identity.
+ */
+function treeRefs(doc: PDFDocument, node: PDFDict, out = new Set<PDFRef>()): Set<PDFRef> {
   const kids = node.lookup(PDFName.of('Kids'));
   if (kids instanceof PDFArray) {
     for (let i = 0; i < kids.size(); i++) {
       const ref = kids.get(i);
-      if (ref instanceof PDFRef && !out.has(ref.toString())) {
-        out.add(ref.toString());
+      if (ref instanceof PDFRef && !out.has(ref)) {
+        out.add(ref);
         treeRefs(doc, doc.context.lookup(ref, PDFDict), out);
       }
     }
@@ -123,14 +126,14 @@ function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): v
   const idOffset = largestStructId(into.ids);
 
   // The objects that are joined rather than copied, and what their references become.
-  const map = new Map<string, PDFRef>([
-    [from.pagesRef.toString(), into.pagesRef],
-    [from.rootRef.toString(), into.rootRef],
-    [from.documentRef.toString(), into.documentRef],
+  const map = new Map<PDFRef, PDFRef>([
+    [from.pagesRef, into.pagesRef],
+    [from.rootRef, into.rootRef],
+    [from.documentRef, into.documentRef],
   ]);
-  const skip = new Set<string>([...map.keys()]);
+  const skip = new Set<PDFRef>(map.keys());
   const skipRef = (value: PDFObject | undefined) => {
-    if (value instanceof PDFRef) skip.add(value.toString());
+    if (value instanceof PDFRef) skip.add(value);
   };
   skipRef(doc.context.trailerInfo.Root);
   skipRef(doc.context.trailerInfo.Info);
@@ -141,7 +144,7 @@ function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): v
   if (from.idTree) for (const ref of treeRefs(doc, from.idTree)) skip.add(ref);
 
   const objects = doc.context.enumerateIndirectObjects();
-  for (const [ref] of objects) if (!skip.has(ref.toString())) map.set(ref.toString(), context.nextRef());
+  for (const [ref] of objects) if (!skip.has(ref)) map.set(ref, context.nextRef());
 
   const shiftId = (value: PDFString | PDFHexString): PDFObject => {
     const match = STRUCT_ID.exec(value.decodeText());
@@ -149,7 +152,7 @@ function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): v
   };
   const copy = (value: PDFObject): PDFObject => {
     if (value instanceof PDFRef) {
-      const target = map.get(value.toString());
+      const target = map.get(value);
       if (!target) throw new Error(`Cannot join the PDF pieces: ${value.toString()} points to an object that is not copied`);
       return target;
     }
@@ -174,8 +177,8 @@ function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): v
     return value;
   };
   for (const [ref, object] of objects) {
-    const target = map.get(ref.toString());
-    if (!target || skip.has(ref.toString())) continue;
+    const target = map.get(ref);
+    if (!target || skip.has(ref)) continue;
     if (object instanceof PDFRawStream) {
       // Stream contents (page content, fonts, images) are bytes; only the dictionary is copied.
       context.assign(target, PDFRawStream.of(copy(object.dict) as PDFDict, object.contents));
@@ -208,7 +211,7 @@ function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): v
 /** Writes the joined parent tree and ID tree as single flat nodes. */
 function writeTrees(base: PDFDocument, s: Structure): void {
   const {context} = base;
-  for (const ref of treeRefs(base, s.parentTree)) context.delete(PDFRef.of(...refNumbers(ref)));
+  for (const ref of treeRefs(base, s.parentTree)) context.delete(ref);
   s.parentTree.delete(PDFName.of('Kids'));
   s.parentTree.delete(PDFName.of('Limits'));
   s.parentTree.set(PDFName.of('Nums'), context.obj(s.nums.flatMap(([key, value]) => [PDFNumber.of(key), value])));
@@ -218,18 +221,13 @@ function writeTrees(base: PDFDocument, s: Structure): void {
     s.idTree = context.obj({});
     s.root.set(PDFName.of('IDTree'), context.register(s.idTree));
   }
-  for (const ref of treeRefs(base, s.idTree)) context.delete(PDFRef.of(...refNumbers(ref)));
+  for (const ref of treeRefs(base, s.idTree)) context.delete(ref);
   s.idTree.delete(PDFName.of('Kids'));
   s.idTree.delete(PDFName.of('Limits'));
   // Name trees are sorted; Chrome's names sort by their number.
   const number = (name: string) => Number(STRUCT_ID.exec(name)?.[1] ?? Infinity);
   s.ids.sort((a, b) => number(a[0]) - number(b[0]) || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   s.idTree.set(PDFName.of('Names'), context.obj(s.ids.flatMap(([name, value]) => [PDFString.of(name), value])));
-}
-
-function refNumbers(ref: string): [number, number] {
-  const [objectNumber, generation] = ref.split(' ').map(Number);
-  return [objectNumber!, generation!];
 }
 
 /**
