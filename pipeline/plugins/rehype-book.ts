@@ -8,7 +8,7 @@ import {visit, SKIP} from './visit.ts';
 import {toString} from 'hast-util-to-string';
 import {fromHtml} from 'hast-util-from-html';
 import GithubSlugger from 'github-slugger';
-import temml from 'temml';
+import {createRequire} from 'node:module';
 import type {Label} from '../model.ts';
 
 const classes = (node: Element): string[] => {
@@ -16,6 +16,12 @@ const classes = (node: Element): string[] => {
   return Array.isArray(value) ? value.map(String) : typeof value === 'string' ? String(value).split(/\s+/) : [];
 };
 export const hasClass = (node: Element, name: string) => classes(node).includes(name);
+
+const require = createRequire(import.meta.url);
+
+/** temml, loaded at the first formula: most chapters have none (and a rebuild may parse none that do). */
+let temmlModule: typeof import('temml').default | undefined;
+const temml = () => (temmlModule ??= require('temml') as typeof import('temml').default);
 
 /** `$…$` / `$$…$$` (from remark-math) → MathML with temml. */
 export function rehypeTemml() {
@@ -28,7 +34,7 @@ export function rehypeTemml() {
       const tex = toString(node);
       let mathml: string;
       try {
-        mathml = temml.renderToString(tex, {displayMode: display, xml: true, annotate: true, throwOnError: true});
+        mathml = temml().renderToString(tex, {displayMode: display, xml: true, annotate: true, throwOnError: true});
       } catch (error) {
         // Long formulas (or hostile ones) are cut short: the place points at the whole of it.
         const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
