@@ -152,7 +152,13 @@ function summary(doc: PDFDocument) {
       }
     }
   }
-  return {pages: pages.length, links, tags, dangling, ids, headers, misnamed};
+  // Each font subset's descriptor, by name: different subsets must have different tags.
+  const subsets: string[] = [];
+  for (const [, object] of doc.context.enumerateIndirectObjects()) {
+    const name = object instanceof PDFDict && object.get(PDFName.of('Type'))?.toString() === '/FontDescriptor' ? object.get(PDFName.of('FontName')) : undefined;
+    if (name instanceof PDFName && /^\/[A-Z]{6}\+/.test(name.asString())) subsets.push(name.asString());
+  }
+  return {pages: pages.length, links, tags, dangling, ids, headers, misnamed, subsets};
 }
 
 function pdftext(bytes: Uint8Array): string[] {
@@ -204,6 +210,9 @@ describe('the final pass in pieces', () => {
     expect(b.tags.length).toBeGreaterThan(5000);
     expect(b.tags).toEqual(a.tags);
     expect(b.dangling).toEqual([]);
+    // Both pieces named their subsets AAAAAA+, BAAAAA+…: the join gave the second piece's new tags.
+    expect(b.subsets.length).toBeGreaterThan(a.subsets.length);
+    expect(new Set(b.subsets.map((name) => name.slice(1, 7))).size).toBe(b.subsets.length);
     expect(b.ids.length).toBeGreaterThan(10);
     expect(new Set(b.ids).size).toBe(b.ids.length);
     expect([...b.ids].sort()).toEqual(b.ids);

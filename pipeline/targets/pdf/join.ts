@@ -31,6 +31,9 @@ export function joinPrints(docs: PDFDocument[]): PDFDocument {
   return base;
 }
 
+/** A font subset's name: six capital letters, a plus, the font's name (PDF 9.6.4). */
+const SUBSET = /^\/([A-Z]{6})\+(.+)$/;
+
 interface Structure {
   pages: PDFPageTree;
   pagesRef: PDFRef;
@@ -44,6 +47,8 @@ interface Structure {
   ids: [string, PDFObject][];
   idTree?: PDFDict;
   dests: PDFDict;
+  /** Subset tags of the fonts already in the document. */
+  subsetTags: Set<string>;
 }
 
 function structureOf(doc: PDFDocument): Structure {
@@ -61,11 +66,20 @@ function structureOf(doc: PDFDocument): Structure {
   const idTree = root.lookup(PDFName.of('IDTree'));
   if (idTree instanceof PDFDict) walkTree(doc, idTree, 'Names', (key, value) => ids.push([textOf(key), value]));
   const dests = destsOf(doc);
+  const subsetTags = new Set<string>();
+  for (const [, object] of context.enumerateIndirectObjects()) {
+    if (!(object instanceof PDFDict)) continue;
+    for (const key of ['BaseFont', 'FontName']) {
+      const name = object.get(PDFName.of(key));
+      const match = name instanceof PDFName ? SUBSET.exec(name.asString()) : null;
+      if (match) subsetTags.add(match[1]!);
+    }
+  }
   return {
     pages: context.lookup(pagesRef) as PDFPageTree, pagesRef, root, rootRef,
     document: context.lookup(documentRef, PDFDict), documentRef, parentTree, nums,
     nextKey: (root.lookup(PDFName.of('ParentTreeNextKey'), PDFNumber)).asNumber(),
-    ids, ...(idTree instanceof PDFDict ? {idTree} : {}), dests,
+    ids, ...(idTree instanceof PDFDict ? {idTree} : {}), dests, subsetTags,
   };
 }
 
@@ -146,6 +160,21 @@ function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): v
   const objects = doc.context.enumerateIndirectObjects();
   for (const [ref] of objects) if (!skip.has(ref)) map.set(ref, context.nextRef());
 
+  // Each piece names its font subsets AAAAAA+, BAAAAA+…; different subsets in one file must have
+  // different tags, so a tag the document already has gets the next free one.
+  const retagged = new Map<string, string>();
+  const retag = (name: PDFName): PDFName => {
+    const match = SUBSET.exec(name.asString());
+    if (!match) return name;
+    let tag = retagged.get(match[1]!);
+    if (!tag) {
+      tag = match[1]!;
+      for (let n = 0; into.subsetTags.has(tag); n++) tag = subsetTag(n);
+      into.subsetTags.add(tag);
+      retagged.set(match[1]!, tag);
+    }
+    return PDFName.of(`${tag}+${match[2]}`);
+  };
   const shiftId = (value: PDFString | PDFHexString): PDFObject => {
     const match = STRUCT_ID.exec(value.decodeText());
     return match ? PDFString.of(`node${String(Number(match[1]) + idOffset).padStart(8, '0')}`) : value;
@@ -168,6 +197,7 @@ function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): v
         const name = key.asString();
         // The parent tree's keys of the pages and annotations follow those already joined.
         if ((name === '/StructParents' || name === '/StructParent') && entry instanceof PDFNumber) entries.set(key, PDFNumber.of(entry.asNumber() + keyOffset));
+        else if ((name === '/BaseFont' || name === '/FontName') && entry instanceof PDFName) entries.set(key, retag(entry));
         else entries.set(key, copy(entry));
       }
       if (value instanceof PDFPageLeaf) return PDFPageLeaf.fromMapWithContext(entries, context);
@@ -206,6 +236,13 @@ function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): v
   for (const [name, value] of from.ids) into.ids.push([STRUCT_ID.test(name) ? (shiftId(PDFString.of(name)) as PDFString).decodeText() : name, copy(value)]);
   for (const [key, value] of from.dests.entries()) into.dests.set(key, copy(value));
   writeTrees(base, into);
+}
+
+/** The n-th subset tag in a fixed order: AAAAAA, BAAAAA, … ZAAAAA, ABAAAA, … */
+function subsetTag(n: number): string {
+  let tag = '';
+  for (let i = 0; i < 6; i++, n = Math.floor(n / 26)) tag += String.fromCharCode(65 + (n % 26));
+  return tag;
 }
 
 /** Writes the joined parent tree and ID tree as single flat nodes. */
