@@ -116,17 +116,17 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     if (options.targets.includes('pdf')) {
       pdf = await stage('pdf', async () => {
         // Loaded when needed: Puppeteer takes half a second to import, and EPUB-only builds skip it.
-      const memo = scale();
-      const render = async () => (await import('./targets/pdf/index.ts')).renderPdf(book, {
-        templates: templatesDir, sourceDateEpoch: epoch, ...(memo ? {scale: memo} : {}),
-        ...(wantEpub ? {
-          onPlan: (plan: PageMarks) => {
-            const result = packageEpub(plan);
-            result.catch(() => {});
-            early = {pages: plan, result};
-          },
-        } : {}),
-      });
+        const memo = scale();
+        const render = async () => (await import('./targets/pdf/index.ts')).renderPdf(book, {
+          templates: templatesDir, sourceDateEpoch: epoch, ...(memo ? {scale: memo} : {}),
+          ...(wantEpub ? {
+            onPlan: (plan: PageMarks) => {
+              const result = packageEpub(plan);
+              result.catch(() => {});
+              early = {pages: plan, result};
+            },
+          } : {}),
+        });
         if (!cache) return render();
         const {result, cached: reused} = await cache.pdf(book, {sourceDateEpoch: epoch}, render);
         if (reused) {

@@ -11,7 +11,7 @@
 import {createHash} from 'node:crypto';
 import {Worker} from 'node:worker_threads';
 import {VFile} from 'vfile';
-import {parseBibliography, formatReferences as formatHere, type ParsedBibliography, type CitationRequest, type References} from './citeproc.ts';
+import {parseBibliography, formatReferences as formatHere, requestKey, type ParsedBibliography, type CitationRequest, type References} from './citeproc.ts';
 import type {WorkerInput, WorkerReply, WorkerRequest} from './citeproc-worker.ts';
 import {findCitations} from '../plugins/remark-book.ts';
 
@@ -235,7 +235,7 @@ export function expectedCitations(texts: string[]): ExpectedCitations {
         if (citation.xref) continue;
         for (const item of citation.items) keys.add(item.key);
         const request = {items: citation.items, mode: citation.mode};
-        requests.set(JSON.stringify(request), request);
+        requests.set(requestKey(request), request);
       }
     }
   }

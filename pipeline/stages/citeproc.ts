@@ -140,7 +140,8 @@ export interface Registry {
   formatted: Map<string, string>;
 }
 
-const requestKey = ({items, mode}: CitationRequest): string => JSON.stringify([items, mode]);
+/** Equal for requests that format to the same text. */
+export const requestKey = ({items, mode}: CitationRequest): string => JSON.stringify([items, mode]);
 
 export function registerAhead(csl: {id: string}[], style: string, lang: string, expected: string[], requests: CitationRequest[] = []): Registry | undefined {
   const keys = new Set(csl.map((entry) => entry.id));

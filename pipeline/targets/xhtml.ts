@@ -2,32 +2,17 @@
 import type {Root, Element, Nodes} from 'hast';
 import {toXast} from 'hast-util-to-xast';
 import {toXml} from 'xast-util-to-xml';
+import {visit} from '../plugins/visit.ts';
 
 // eslint-disable-next-line no-control-regex
 const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;
 
 export function toXhtml(tree: Nodes): string {
-  eachNode(tree, (node) => {
+  visit(tree, (node) => {
     if (node.type === 'text') node.value = node.value.replace(XML_ILLEGAL, '');
     if (node.type === 'comment') node.value = node.value.replace(/--/g, '- -').replace(XML_ILLEGAL, '');
   });
   return toXml(toXast(tree as Root), {closeEmptyElements: true, allowDangerousXml: false});
-}
-
-/**
- * Calls `each` for `node` and every node below it, in document order; `each` returning false
- * skips a node's children. A plain walk: unist-util-visit keeps every node's list of ancestors,
- * which costs several times more on a book's trees (its garbage mostly), and the walks here need
- * none. Children added to a node by `each` are walked too.
- */
-export function eachNode(node: Nodes, each: (node: Nodes) => boolean | void): void {
-  if (each(node) === false || !('children' in node)) return;
-  for (const child of node.children) eachNode(child, each);
-}
-
-/** `eachNode` for elements only. */
-export function eachElement(node: Nodes, each: (element: Element) => boolean | void): void {
-  eachNode(node, (child) => (child.type === 'element' ? each(child) : undefined));
 }
 
 /**
@@ -63,9 +48,13 @@ function copyValue(value: unknown): unknown {
 }
 
 export function removeByClass(tree: Root | Element, className: string) {
-  const removed = (node: Nodes) => node.type === 'element' && Array.isArray(node.properties?.className) && node.properties.className.includes(className);
-  eachNode(tree, (node) => {
-    if ('children' in node && node.children.some(removed)) node.children = node.children.filter((child) => !removed(child)) as typeof node.children;
+  visit(tree, 'element', (node: Element, index, parent) => {
+    const value = node.properties?.className;
+    if (parent && index !== undefined && Array.isArray(value) && value.includes(className)) {
+      parent.children.splice(index, 1);
+      return index;
+    }
+    return undefined;
   });
 }
 

@@ -12,6 +12,7 @@ import fontkit from '@pdf-lib/fontkit';
 import {createHash} from 'node:crypto';
 import type {Book} from '../../model.ts';
 import type {Destination} from './read.ts';
+import {toPoints} from './html.ts';
 
 /**
  * How Chrome's PDFs are read: as printed (no producer or dates added), and without pdf-lib's
@@ -235,13 +236,6 @@ ${config.subjects.length ? `   <pdf:Keywords>${esc(config.subjects.join(', '))}<
 <?xpacket end="r"?>`;
 }
 
-export function toPoints(length: string): number {
-  const match = /^(\d+(?:\.\d+)?)(in|mm|cm|pt)$/.exec(length);
-  if (!match) throw new Error(`Not a length: ${length}`);
-  return Number(match[1]) * {in: 72, mm: 72 / 25.4, cm: 72 / 2.54, pt: 1}[match[2] as 'in' | 'mm' | 'cm' | 'pt'];
-}
-
-export {PDFString, PDFArray};
 
 /**
  * Chrome names tagged elements that need an id (table cells, for their headers) after its DOM

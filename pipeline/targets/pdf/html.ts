@@ -7,7 +7,8 @@ import type {Element, ElementContent, Root} from 'hast';
 import {h} from 'hastscript';
 import {toString} from 'hast-util-to-string';
 import type {Book, Doc} from '../../model.ts';
-import {toXhtml, cloneTree, removeByClass, escapeXml, eachElement, eachNode} from '../xhtml.ts';
+import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
+import {visit, SKIP} from '../../plugins/visit.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection} from '../pages.ts';
 
 const require = createRequire(import.meta.url);
@@ -120,27 +121,26 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
 
   const root: Root = {type: 'root', children: body};
   removeByClass(root, 'online-only');
-  const present = blockOfIds(root);
-  rewriteForPrint(root, book, layout.folios, measured, present);
+  const blockOf = blockOfIds(root);
+  rewriteForPrint(root, book, layout.folios, measured, blockOf);
   hyphenate(root, config.language);
 
   // Links from one block into another may cross from one piece into another: the join needs
   // to know where their targets land.
-  for (const id of crossBlockTargets(root, present)) measured.add(id);
+  for (const id of crossBlockTargets(root, blockOf)) measured.add(id);
   const childIds = blockChildIds(root);
   const probeIds = layout.probe ? new Set([...blocks.map((b) => b.id), ...measured, ...childIds]) : new Set<string>();
   const canStart = layout.probe ? () => true
     : (child: Root['children'][number]) => child.type === 'element' && layout.rectoStarts?.has(String(child.properties?.dataBlock)) === true;
   const runs = splitBlocks(root.children, layout.probe || layout.rectoStarts ? layout.pieces ?? 1 : 1, canStart);
-  if (runs.length > 1 && !layout.probe) linkAcrossPieces(runs);
-  const pieces = runs.map((children) => {
+  // The piece each top-level block is printed in (runs are consecutive blocks).
+  const runOf = runs.flatMap((run, r) => run.map(() => r));
+  const pieceOf = (id: string) => runOf[blockOf.get(id)!];
+  if (runs.length > 1 && !layout.probe) linkAcrossPieces(runs, pieceOf);
+  const pieces = runs.map((children, r) => {
     if (layout.probe) {
-      const here: string[] = ['page-probe'];
-      for (const child of children) {
-        eachElement(child, (node) => {
-          if (typeof node.properties?.id === 'string' && probeIds.has(node.properties.id)) here.push(node.properties.id);
-        });
-      }
+      // The ids to locate that this piece holds, in reading order (blockOf's).
+      const here = ['page-probe', ...[...blockOf.keys()].filter((id) => probeIds.has(id) && pieceOf(id) === r)];
       children = [...children, h('div', {className: ['page-probe'], id: 'page-probe'}, here.map((id) => h('a', {href: `#${id}`}, '.')))];
     }
     return documentOf(book, css, {type: 'root', children}, layout.probe ? LAYOUT_ONLY : '');
@@ -192,10 +192,10 @@ function splitBlocks(children: Root['children'], count: number, canStart: (child
   return runs;
 }
 
-/** Every id in the document, and the index of the top-level block that holds it. */
+/** Every id in the document, in reading order, and the index of the top-level block that holds it. */
 function blockOfIds(root: Root): Map<string, number> {
   const blockOf = new Map<string, number>();
-  root.children.forEach((child, i) => eachElement(child, (node) => {
+  root.children.forEach((child, i) => visit(child, 'element', (node: Element) => {
     if (typeof node.properties?.id === 'string') blockOf.set(node.properties.id, i);
   }));
   return blockOf;
@@ -204,7 +204,7 @@ function blockOfIds(root: Root): Map<string, number> {
 /** Ids that a link in one top-level block points to in another. */
 function crossBlockTargets(root: Root, blockOf: Map<string, number>): string[] {
   const targets = new Set<string>();
-  root.children.forEach((child, i) => eachElement(child, (node) => {
+  root.children.forEach((child, i) => visit(child, 'element', (node: Element) => {
     const href = node.tagName === 'a' ? node.properties?.href : undefined;
     if (typeof href !== 'string' || !href.startsWith('#')) return;
     const block = blockOf.get(href.slice(1));
@@ -213,20 +213,19 @@ function crossBlockTargets(root: Root, blockOf: Map<string, number>): string[] {
   return [...targets];
 }
 
-/** Links whose target is printed in another piece point to `ACROSS_PIECES` + the id. */
-function linkAcrossPieces(runs: Root['children'][]): void {
-  for (const run of runs) {
-    const here = new Set<string>();
-    for (const child of run) eachElement(child, (node) => {
-      if (typeof node.properties?.id === 'string') here.add(node.properties.id);
-    });
-    for (const child of run) eachElement(child, (node) => {
+/**
+ * Links whose target is printed in another piece point to `ACROSS_PIECES` + the id. (Every
+ * remaining `#` link has a target: rewriteForPrint turned the others into text.)
+ */
+function linkAcrossPieces(runs: Root['children'][], pieceOf: (id: string) => number | undefined): void {
+  runs.forEach((run, r) => {
+    for (const child of run) visit(child, 'element', (node: Element) => {
       const href = node.tagName === 'a' ? node.properties?.href : undefined;
-      if (typeof href === 'string' && href.startsWith('#') && !here.has(href.slice(1))) {
+      if (typeof href === 'string' && href.startsWith('#') && pieceOf(href.slice(1)) !== r) {
         node.properties.href = `${ACROSS_PIECES}${encodeURIComponent(href.slice(1))}`;
       }
     });
-  }
+  });
 }
 
 /** Ids of the blocks in each document section: candidates for page-break markers. */
@@ -248,7 +247,7 @@ export function enclosingBlocks(root: Root): Map<string, string> {
     for (const block of section.children) {
       if (block.type !== 'element' || typeof block.properties?.id !== 'string') continue;
       const blockId = block.properties.id;
-      eachElement(block, (node) => {
+      visit(block, 'element', (node: Element) => {
         if (typeof node.properties?.id === 'string' && node !== block) out.set(node.properties.id, blockId);
       });
     }
@@ -301,8 +300,8 @@ function tocElement(book: Book, folios: Map<string, string> | undefined, measure
 }
 
 /** Links, images and page numbers for print. */
-function rewriteForPrint(root: Root, book: Book, folios: Map<string, string> | undefined, measured: Set<string>, present: Map<string, number>) {
-  eachElement(root, (node) => {
+function rewriteForPrint(root: Root, book: Book, folios: Map<string, string> | undefined, measured: Set<string>, present: Map<string, unknown>) {
+  visit(root, 'element', (node: Element) => {
     const props = node.properties ?? {};
     if (node.tagName === 'a' && typeof props.href === 'string' && props.href.startsWith('#') && !present.has(props.href.slice(1))) {
       // The target is online-only: say so instead of linking nowhere.
@@ -365,10 +364,10 @@ function hyphenate(root: Root, language: string) {
   if (!memo) hyphenated.set(module, (memo = new Map()));
   const skip = new Set(['pre', 'code', 'math', 'h1', 'h2', 'h3', 'h4', 'nav', 'a', 'header', 'table', 'figcaption', 'dt', 'cite']);
   const skipClasses = ['bibliography-entries', 'index-entries', 'copyright-page', 'title-page', 'half-title'];
-  eachNode(root, (node) => {
+  visit(root, (node) => {
     if (node.type === 'element') {
       const classes = Array.isArray(node.properties?.className) ? node.properties.className : [];
-      if (skip.has(node.tagName) || skipClasses.some((c) => classes.includes(c))) return false;
+      if (skip.has(node.tagName) || skipClasses.some((c) => classes.includes(c))) return SKIP;
     }
     if (node.type === 'text' && node.value.length > 5) {
       // Only lower-case words: names, acronyms and product names keep their shape.

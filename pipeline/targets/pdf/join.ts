@@ -21,8 +21,10 @@ const STRUCT_ID = /^node(\d+)$/;
 export function joinPrints(docs: PDFDocument[]): PDFDocument {
   const [base, ...rest] = docs;
   if (!base) throw new Error('joinPrints: no document');
-  const parts = structureOf(base);
-  for (const doc of rest) appendDocument(base, parts, doc);
+  if (rest.length === 0) return base;
+  const joined = {...structureOf(base), subsetTags: subsetTagsOf(base)};
+  for (const doc of rest) appendDocument(base, joined, doc);
+  writeTrees(base, joined);
   // pdf-lib caches the list of pages (and its length) once asked: pages added beneath the page
   // tree are not in it until it is dropped. It has no public way to drop it.
   const cached = base as unknown as {pageCache: {invalidate(): void}; pageCount?: number};
@@ -34,6 +36,7 @@ export function joinPrints(docs: PDFDocument[]): PDFDocument {
 /** A font subset's name: six capital letters, a plus, the font's name (PDF 9.6.4). */
 const SUBSET = /^\/([A-Z]{6})\+(.+)$/;
 
+/** The parts of a piece's structure the join reads and writes. */
 interface Structure {
   pages: PDFPageTree;
   pagesRef: PDFRef;
@@ -47,7 +50,10 @@ interface Structure {
   ids: [string, PDFObject][];
   idTree?: PDFDict;
   dests: PDFDict;
-  /** Subset tags of the fonts already in the document. */
+}
+
+/** The joined document's structure, and the subset tags of the fonts it already has. */
+interface Joined extends Structure {
   subsetTags: Set<string>;
 }
 
@@ -66,21 +72,25 @@ function structureOf(doc: PDFDocument): Structure {
   const idTree = root.lookup(PDFName.of('IDTree'));
   if (idTree instanceof PDFDict) walkTree(doc, idTree, 'Names', (key, value) => ids.push([textOf(key), value]));
   const dests = destsOf(doc);
-  const subsetTags = new Set<string>();
-  for (const [, object] of context.enumerateIndirectObjects()) {
-    if (!(object instanceof PDFDict)) continue;
-    for (const key of ['BaseFont', 'FontName']) {
-      const name = object.get(PDFName.of(key));
-      const match = name instanceof PDFName ? SUBSET.exec(name.asString()) : null;
-      if (match) subsetTags.add(match[1]!);
-    }
-  }
   return {
     pages: context.lookup(pagesRef) as PDFPageTree, pagesRef, root, rootRef,
     document: context.lookup(documentRef, PDFDict), documentRef, parentTree, nums,
     nextKey: (root.lookup(PDFName.of('ParentTreeNextKey'), PDFNumber)).asNumber(),
-    ids, ...(idTree instanceof PDFDict ? {idTree} : {}), dests, subsetTags,
+    ids, ...(idTree instanceof PDFDict ? {idTree} : {}), dests,
   };
+}
+
+function subsetTagsOf(doc: PDFDocument): Set<string> {
+  const tags = new Set<string>();
+  for (const [, object] of doc.context.enumerateIndirectObjects()) {
+    if (!(object instanceof PDFDict)) continue;
+    for (const key of ['BaseFont', 'FontName']) {
+      const name = object.get(PDFName.of(key));
+      const match = name instanceof PDFName ? SUBSET.exec(name.asString()) : null;
+      if (match) tags.add(match[1]!);
+    }
+  }
+  return tags;
 }
 
 /** The catalog's named destinations (Chrome writes none when nothing links inside a document). */
@@ -133,7 +143,7 @@ function largestStructId(ids: [string, PDFObject][]): number {
   return max;
 }
 
-function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): void {
+function appendDocument(base: PDFDocument, into: Joined, doc: PDFDocument): void {
   const from = structureOf(doc);
   const context = base.context;
   const keyOffset = into.nextKey;
@@ -235,7 +245,6 @@ function appendDocument(base: PDFDocument, into: Structure, doc: PDFDocument): v
   into.nextKey += from.nextKey;
   for (const [name, value] of from.ids) into.ids.push([STRUCT_ID.test(name) ? (shiftId(PDFString.of(name)) as PDFString).decodeText() : name, copy(value)]);
   for (const [key, value] of from.dests.entries()) into.dests.set(key, copy(value));
-  writeTrees(base, into);
 }
 
 /** The n-th subset tag in a fixed order: AAAAAA, BAAAAA, … ZAAAAA, ABAAAA, … */
