@@ -33,6 +33,18 @@ export const LIMITS = {
   containerWork: 250_000,
 } as const;
 
+/** Limits on the images an SVG carries inside it (`data:` URLs), far beyond what a drawing needs. */
+export const SVG_LIMITS = {
+  /** Bytes of one embedded image, decoded (a 4000 × 4000 photo as JPEG is about 6 MB). */
+  embeddedBytes: 16 * 1024 * 1024,
+  /** Bytes of all the images one SVG carries, decoded. */
+  embeddedTotalBytes: 64 * 1024 * 1024,
+  /** Pixels of one embedded raster image. */
+  embeddedPixels: 40_000_000,
+  /** SVGs inside SVGs (`data:image/svg+xml`), counting the outermost file as 0. */
+  nestedSvgDepth: 3,
+} as const;
+
 export interface LimitProblem {
   message: string;
   place: Point;
