@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import {VFile} from 'vfile';
 import {loadBook, hasErrors} from './stages/load.ts';
+import {blocksOutputs} from './stages/placeholder.ts';
 import {renderEpub, EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT, type EpubTemplates, type PageMarks} from './targets/epub/index.ts';
 import {printImageBounds} from './targets/pdf/html.ts';
 import {ScaleAhead, type ScaleMemo} from './stages/scale.ts';
@@ -89,7 +90,8 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       return loaded;
     });
     const cacheReport = cache ? {cache: cache.report} : {};
-    if (!book || hasErrors(files) || options.checkOnly) {
+    // An image that cannot be used has a placeholder: its error does not stop the outputs (placeholder.ts).
+    if (!book || blocksOutputs(files) || options.checkOnly) {
       return {files, outputs: [], ok: !!book && !hasErrors(files), timings, ...(book ? {book} : {}), ...cacheReport};
     }
     // A read-only or misplaced output folder is an error now, not after the PDF.
@@ -171,7 +173,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     await stage('write', () => writeOutputsAtomically(options.out, outputs));
     if (pdfError) throw pdfError;
     return {
-      files, ok: true, timings, book, ...cacheReport,
+      files, ok: !hasErrors(files), timings, book, ...cacheReport,
       outputs: [...outputs].map(([name, bytes]) => ({
         path: path.join(options.out, name), bytes: bytes.byteLength,
         ...(name.endsWith('.pdf') && pdf ? {pages: pdf.pageCount} : {}),

@@ -222,7 +222,7 @@ async function main(argv: string[]): Promise<number> {
     log(`  wrote ${output.path} (${(output.bytes / 1024).toFixed(0)} KB${output.pages ? `, ${output.pages} pages` : ''})${output.cached ? ' unchanged, from the cache' : ''}`);
   }
   const durationMs = Math.round(performance.now() - started);
-  log(`${command === 'check' ? 'Checked' : result.ok ? 'Built' : 'Failed'} in ${(durationMs / 1000).toFixed(1)} s: ${errors} error(s), ${warnings} warning(s)`);
+  log(`${command === 'check' ? 'Checked' : result.ok ? 'Built' : result.outputs.length > 0 ? 'Built with errors' : 'Failed'} in ${(durationMs / 1000).toFixed(1)} s: ${errors} error(s), ${warnings} warning(s)`);
   let code = 0;
   if (!result.ok || errors > 0) code = 1;
   else if (values.frail && warnings > 0) code = 1;

@@ -2,7 +2,8 @@
  * Confinement: a manuscript can only be built from files inside its folder. Images and the
  * files book.yaml names that lie outside (via `..`, `%2e%2e`, absolute paths, symbolic links,
  * `file:` and remote URLs) are errors at their lines; SVG images that would run or fetch are
- * refused. Nothing is written, nothing of the outside files shows in any message, and the
+ * refused. An image's error leaves a placeholder in a book that is still written (any other
+ * error writes nothing); nothing of the outside files shows in any message or output, and the
  * loopback canary named by the remote images hears nothing.
  *
  * Symbolic links are made here at run time, in a copy of the fixture (none is committed).
@@ -10,8 +11,9 @@
 import {describe, it, expect, beforeAll, afterAll} from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import {buildBook, messages, FIXTURES, tempDir} from './helpers.ts';
-import {startCanary, copyFixture, listFiles, type Canary} from './hostile-helpers.ts';
+import {buildBook, messages, pdftext, FIXTURES, tempDir} from './helpers.ts';
+import {startCanary, copyFixture, listFiles, epubEntries, epubProblems, pdfActions, type Canary} from './hostile-helpers.ts';
+import {PLACEHOLDER_NOTE} from '../pipeline/stages/placeholder.ts';
 import {resolveInside, readInside, similarFiles, OutsideManuscriptError, MissingFileError} from '../pipeline/io/files.ts';
 import {svgProblems, sniffMediaType} from '../pipeline/stages/assets.ts';
 
@@ -38,16 +40,44 @@ function hostileCopy(name: string) {
 async function buildAndCheck(manuscript: string) {
   const {result, out} = await buildBook(manuscript);
   const all = messages(result);
-  // Nothing written, nothing of the outside files in any message.
-  expect(listFiles(out)).toEqual([]);
+  // Nothing of the outside files in any message.
   for (const m of all) expect(m.reason).not.toContain(SECRET);
   expect(result.ok).toBe(false);
   const errors = all.filter((m) => m.fatal).map((m) => `${path.basename(m.file)}:${m.line} ${m.rule}: ${m.reason}`);
+  // Errors at images leave placeholders and the book is written (placeholder.ts); any other error writes nothing.
+  const placeholders = result.files.flatMap((f) => f.messages).filter((m) => m.fatal && m.note === PLACEHOLDER_NOTE).length;
+  const written = listFiles(out);
+  if (placeholders < errors.length) expect(written).toEqual([]);
+  else await expectNothingRefused(out, manuscript, placeholders, errors);
   return {result, errors};
 }
 
+/**
+ * The book written around refused images: one placeholder per refused image, no byte of an
+ * outside file or of a refused SVG in any EPUB entry, no fetch or script in either output.
+ */
+async function expectNothingRefused(out: string, manuscript: string, placeholders: number, errors: string[]) {
+  const files = listFiles(out);
+  const epub = path.join(out, files.find((f) => f.endsWith('.epub'))!);
+  const pdf = path.join(out, files.find((f) => f.endsWith('.pdf'))!);
+  const entries = epubEntries(epub);
+  const text = Object.values(entries).join('\n');
+  expect(text).not.toContain(SECRET);
+  expect(text).not.toContain(canary.host);
+  expect(text.match(/class="figure-missing"/g)?.length ?? 0).toBe(placeholders);
+  const refused = listFiles(manuscript).filter((f) => errors.some((e) => e.includes(`\`${f}\``)))
+    .map((f) => fs.readFileSync(path.join(manuscript, f), 'utf8'));
+  for (const body of Object.values(entries)) expect(refused).not.toContain(body);
+  expect(epubProblems(epub)).toEqual([]);
+  expect(pdftext(pdf)).not.toContain(SECRET);
+  const actions = await pdfActions(pdf);
+  expect(actions.uris.filter((uri) => uri.includes(canary.host))).toEqual([]);
+  expect([...actions.dangerousActions, ...actions.dangerousKeys]).toEqual([]);
+  expect(pdftext(pdf).replaceAll('\u00ad', '').match(/Figure not included/g)?.length ?? 0).toBe(placeholders);
+}
+
 describe('images that reach outside the manuscript', () => {
-  it('should each be an error at its line, with nothing written and nothing fetched', async () => {
+  it('should each be an error at its line, with a placeholder in the book and nothing fetched', async () => {
     const {manuscript} = hostileCopy('hostile-confinement');
     fs.symlinkSync('../../secret.svg', path.join(manuscript, 'img/link.svg'));
     fs.symlinkSync('../..', path.join(manuscript, 'img/outside'));

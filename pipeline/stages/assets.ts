@@ -9,6 +9,7 @@ import type {Element} from 'hast';
 import type {Asset} from '../model.ts';
 import {sniffMediaType} from './media.ts';
 import {checkSvg} from './svg-check.ts';
+import {placeholderFor} from './placeholder.ts';
 import {readInside, OutsideManuscriptError, MissingFileError, similarFiles} from '../io/files.ts';
 
 const MEDIA_TYPES: Record<string, string> = {
@@ -100,7 +101,9 @@ export async function loadAssets(
     if (reason) {
       // Images named in book.yaml (cover, part pages) have no node: point at where the path is written.
       const place = ref.node?.position ?? placeOf(String(ref.file.value ?? ''), ref.path);
-      ref.file.message(reason, {place, source: 'book', ruleId: 'missing-image'}).fatal = true;
+      const message = ref.file.message(reason, {place, source: 'book', ruleId: 'missing-image'});
+      message.fatal = true;
+      if (ref.node) placeholderFor(ref.node, message);
     }
   }
   return assets;

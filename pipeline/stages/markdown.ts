@@ -29,6 +29,7 @@ import {
 import {rehypeTemml, rehypeHeadingIds, rehypeNumbering, rehypeListings, rehypeFootnotes, hasClass} from '../plugins/rehype-book.ts';
 import {bookSchema, reportUnsafe} from '../plugins/sanitize.ts';
 import {checkMarkdownLimits, tooDeep, LIMITS} from './limits.ts';
+import {placeholderFor} from './placeholder.ts';
 
 export interface DocInput {
   id: string;
@@ -236,20 +237,23 @@ function rehypeTableAlignment() {
 function resolveImage(node: Element, input: DocInput, file: VFile, images: ImageRef[]) {
   const src = String(node.properties?.src ?? '');
   const place = node.position;
+  const refuse = (reason: string, ruleId: string) => {
+    const message = file.message(reason, {place, source: 'book', ruleId});
+    message.fatal = true;
+    placeholderFor(node, message);
+  };
   if (!src) {
     // The sanitiser has already said why it removed an unsafe source: one error is enough.
-    const removed = file.messages.some((m) => m.ruleId === 'remote-image' && m.line === place?.start.line && m.column === place?.start.column);
-    if (!removed) file.message('Image without a source', {place, source: 'book', ruleId: 'missing-image'});
+    const removed = file.messages.find((m) => m.ruleId === 'remote-image' && m.line === place?.start.line && m.column === place?.start.column);
+    if (removed) placeholderFor(node, removed);
+    else file.message('Image without a source', {place, source: 'book', ruleId: 'missing-image'});
     return;
   }
   if (node.properties?.alt === undefined) {
     file.message(`Image \`${src}\` has no alternative text`, {place, source: 'book', ruleId: 'image-alt'});
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(src) || src.startsWith('//')) {
-    file.message(`Image \`${src}\` is not a file of the manuscript; remote and \`file:\` images are not allowed`, {
-      place, source: 'book', ruleId: 'remote-image',
-    }).fatal = true;
-    delete node.properties.src;
+    refuse(`Image \`${src}\` is not a file of the manuscript; remote and \`file:\` images are not allowed`, 'remote-image');
     return;
   }
   let decoded: string;
@@ -259,16 +263,12 @@ function resolveImage(node: Element, input: DocInput, file: VFile, images: Image
     decoded = src;
   }
   if (decoded.startsWith('/')) {
-    file.message(`Image \`${src}\` uses an absolute path; write it relative to the chapter`, {
-      place, source: 'book', ruleId: 'outside-manuscript',
-    }).fatal = true;
-    delete node.properties.src;
+    refuse(`Image \`${src}\` uses an absolute path; write it relative to the chapter`, 'outside-manuscript');
     return;
   }
   const resolved = path.normalize(path.join(path.dirname(input.path), decoded));
   if (resolved.startsWith('../') || resolved === '..') {
-    file.message(`Image \`${src}\` is outside the manuscript folder`, {place, source: 'book', ruleId: 'outside-manuscript'}).fatal = true;
-    delete node.properties.src;
+    refuse(`Image \`${src}\` is outside the manuscript folder`, 'outside-manuscript');
     return;
   }
   node.properties.dataAsset = resolved;
