@@ -23,6 +23,15 @@ const STAGING = /^\.staging-(?:(\d+)-)?[A-Za-z0-9]+$/;
 const live = new Set<string>();
 let exitHook = false;
 
+/** A staging folder of this process, removed by the exit hook if the process ends before its owner does. */
+function track(dir: string): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', removeStagingNow);
+  }
+  live.add(dir);
+}
+
 /** Removes this process's staging folders now (synchronously: safe in signal and exit handlers). */
 export function removeStagingNow(): void {
   for (const dir of live) {
@@ -43,7 +52,10 @@ export async function checkOutputFolder(outDir: string): Promise<void> {
     makeFolderSync(outDir);
     await removeStaleStaging(outDir);
     const probe = await fs.mkdtemp(path.join(outDir, `.staging-${process.pid}-`));
+    // Known to the exit hook: an interrupt between these two lines removes it too.
+    track(probe);
     await fs.rm(probe, {recursive: true, force: true});
+    live.delete(probe);
   } catch (error) {
     throw outputError(error, outDir);
   }
@@ -54,12 +66,8 @@ export async function writeOutputsAtomically(outDir: string, outputs: Map<string
   try {
     makeFolderSync(outDir);
     await removeStaleStaging(outDir);
-    if (!exitHook) {
-      exitHook = true;
-      process.once('exit', removeStagingNow);
-    }
     staging = await fs.mkdtemp(path.join(outDir, `.staging-${process.pid}-`));
-    live.add(staging);
+    track(staging);
     for (const [name, bytes] of outputs) {
       // Written and flushed to the disk before it replaces the previous file.
       const handle = await fs.open(path.join(staging, name), 'w');

@@ -1,11 +1,13 @@
 /**
  * Raster images at the size a target needs: the EPUB gets at most a screen's worth of
- * pixels, the print PDF about 300 dpi at the text width. SVG stays vector. Deterministic:
+ * pixels, the print PDF about 300 dpi at the text width. SVG stays vector, normalised, with its
+ * embedded bitmaps scaled the same way. Deterministic:
  * the same input bytes give the same output bytes (libvips, fixed settings).
  */
 import {createHash} from 'node:crypto';
 import pMap from 'p-map';
 import type {Asset} from '../model.ts';
+import {svgForTarget} from './svg-normalise.ts';
 
 /** Remembers scaled images by their input (a build cache keeps them between builds). */
 export type ScaleMemo = (asset: Asset, maxWidth: number, maxHeight: number, scale: () => Promise<Asset>) => Promise<Asset>;
@@ -18,7 +20,14 @@ export async function scaleAssets(assets: Map<string, Asset>, maxWidth: number, 
 }
 
 export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: number, memo?: ScaleMemo): Promise<Asset> {
-  if (asset.mediaType === 'image/svg+xml' || asset.mediaType === 'image/gif' || !asset.width || !asset.height) return asset;
+  if (asset.mediaType === 'image/svg+xml') {
+    if (memo) return memo(asset, maxWidth, maxHeight, () => scaleAsset(asset, maxWidth, maxHeight));
+    // Normalised for the schema, its embedded bitmaps at the pixels this target needs (svg-normalise.ts).
+    const svg = Buffer.from(await svgForTarget(Buffer.from(asset.bytes).toString('utf8'), maxWidth, maxHeight), 'utf8');
+    const hash = createHash('sha256').update(svg).digest('hex').slice(0, 16);
+    return {...asset, bytes: new Uint8Array(svg), name: `img-${hash}.svg`};
+  }
+  if (asset.mediaType === 'image/gif' || !asset.width || !asset.height) return asset;
   if (asset.width <= maxWidth && asset.height <= maxHeight) return asset;
   if (memo) return memo(asset, maxWidth, maxHeight, () => scaleAsset(asset, maxWidth, maxHeight));
   // Loaded when an image is scaled: a rebuild that finds every scaled image remembered never needs it.

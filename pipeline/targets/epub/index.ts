@@ -279,6 +279,9 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
     rights: config.license.url ? `${config.license.name} (${config.license.short})` : config.license.name,
     licenseUrl: config.license.url,
     printIsbn: config.identifiers.isbn?.replace(/-/g, ''),
+    // The page list's source must be named (EPUB Accessibility 1.1, Ace's epub-pagesource): the
+    // print edition's ISBN, else the print edition itself, made from the same manuscript.
+    printSource: config.identifiers.isbn ? `urn:isbn:${config.identifiers.isbn.replace(/-/g, '')}` : `${config.title}, print edition (PDF)`,
     series: config.series,
     hasPageList: pageList.length > 0,
     accessModes: imageCount > 0 ? ['textual', 'visual'] : ['textual'],
