@@ -48,6 +48,7 @@ async function lookAlikes(): Promise<Record<string, {text: string; reason: RegEx
     'huge': {text: image(`data:image/png;base64,${b64(png)}${'A'.repeat(50 * 1024 * 1024)}`), reason: /embedded `image\/png` that is larger than 16 MB/},
     'nested-100': {text: nestedSvg(100), reason: /SVGs embedded in each other more than 3 deep/},
     'javascript': {text: image(`javascript:alert("${MARKER}")`), reason: /a link to another file or URL/},
+    'not-xml': {text: svg('<g><rect width="1" height="1"></g>'), reason: /markup that is not well-formed XML \(line 1, column \d+: Unexpected close tag\)/},
     'remote-in-css': {text: svg(`<rect width="9" height="9" style="fill: url(http://127.0.0.1:9/${MARKER})"/>`), reason: /an external stylesheet reference/},
   };
 }

@@ -23,7 +23,10 @@ export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: numb
   if (asset.mediaType === 'image/svg+xml') {
     if (memo) return memo(asset, maxWidth, maxHeight, () => scaleAsset(asset, maxWidth, maxHeight));
     // Normalised for the schema, its embedded bitmaps at the pixels this target needs (svg-normalise.ts).
-    const svg = Buffer.from(await svgForTarget(Buffer.from(asset.bytes).toString('utf8'), maxWidth, maxHeight), 'utf8');
+    // loadAsset checked that svgo can read it; should it still fail, the drawing goes as it came.
+    const normalised = await svgForTarget(Buffer.from(asset.bytes).toString('utf8'), maxWidth, maxHeight).catch(() => undefined);
+    if (normalised === undefined) return asset;
+    const svg = Buffer.from(normalised, 'utf8');
     const hash = createHash('sha256').update(svg).digest('hex').slice(0, 16);
     return {...asset, bytes: new Uint8Array(svg), name: `img-${hash}.svg`};
   }

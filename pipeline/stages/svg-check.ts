@@ -201,6 +201,8 @@ export function decodeBase64(data: string, maxBytes: number): Uint8Array | strin
 export async function checkSvg(text: string, depth = 0): Promise<string[]> {
   const embeds: string[] = [];
   const problems = new Set(svgProblems(text, embeds));
+  const malformed = await notWellFormed(text);
+  if (malformed) problems.add(malformed);
   let total = 0;
   for (const uri of new Set(embeds)) {
     const reason = await embeddedProblem(uri, depth, (bytes) => (total += bytes) > SVG_LIMITS.embeddedTotalBytes);
@@ -248,4 +250,19 @@ async function embeddedProblem(uri: string, depth: number, tooMuch: (bytes: numb
     return `${label} that cannot be decoded (${(error as Error).message.split('\n')[0]})`;
   }
   return undefined;
+}
+
+/**
+ * Whether the SVG is XML that readers (and svgo, which normalises it for the targets) can parse:
+ * an HTML parser, which svgProblems uses, reads anything. svgo's own parser, loaded when needed.
+ */
+async function notWellFormed(text: string): Promise<string | undefined> {
+  const {optimize} = await import('svgo');
+  try {
+    optimize(text, {plugins: []});
+    return undefined;
+  } catch (error) {
+    const {line, column, reason} = error as {line?: number; column?: number; reason?: string};
+    return `markup that is not well-formed XML${line ? ` (line ${line}, column ${column}: ${reason ?? 'cannot be read'})` : ''}`;
+  }
 }
