@@ -17,7 +17,7 @@ import {aceGate} from '../pipeline/gates.ts';
 import {EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT} from '../pipeline/targets/epub/index.ts';
 import {epubcheck, messages, pdftext, tempDir} from './helpers.ts';
 import {epubEntries, listFiles} from './hostile-helpers.ts';
-import {bitmap, DRAWINGS, keynoteSvg, writeDrawingsBook} from './svg-exports.ts';
+import {bitmap, DRAWINGS, keynoteSvg, writeDrawingsBook} from '../pipeline/bench/drawings.ts';
 import {PLACEHOLDER_NOTE} from '../pipeline/stages/placeholder.ts';
 
 const svg = (body: string) => `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100">${body}</svg>`;
@@ -131,6 +131,27 @@ describe('normalising drawings for a target', () => {
       // Out of 255 per channel: resampled bitmaps differ by a little, shapes not at all.
       expect(difference).toBeLessThan(3);
     }
+  });
+
+  it('should draw a bitmap placed through a one-tile pattern as the image itself, and leave real patterns alone', async () => {
+    for (const make of [DRAWINGS.keynote, DRAWINGS.flywheel]) {
+      const normalised = await svgForTarget(await make(), 1600, 2400);
+      expect(normalised).not.toContain('<pattern');
+      expect(normalised).not.toContain('url(#p.');
+    }
+    const png = b64(await bitmap(40, 40, 'png'));
+    const pattern = `<defs><pattern id="t" patternUnits="userSpaceOnUse" width="40" height="40"><image xlink:href="data:image/png;base64,${png}" width="40" height="40"/></pattern></defs>`;
+    // Tiled (the rectangle is larger than a tile), stroked, or rounded: still a pattern, and drawn the same.
+    for (const shape of ['<rect width="100" height="100" fill="url(#t)"/>', '<rect width="40" height="40" fill="url(#t)" stroke="#000"/>', '<rect width="40" height="40" rx="5" fill="url(#t)"/>']) {
+      const original = svg(pattern + shape);
+      const normalised = await svgForTarget(original, 1600, 2400);
+      expect(normalised).toContain('<pattern');
+      expect(meanDifference(await render(original, 200), await render(normalised, 200))).toBeLessThan(1);
+    }
+    const exact = svg(pattern + '<g transform="translate(30 30)"><rect width="40" height="40" fill="url(#t)"/></g>');
+    const rewritten = await svgForTarget(exact, 1600, 2400);
+    expect(rewritten).not.toContain('<pattern');
+    expect(meanDifference(await render(exact, 200), await render(rewritten, 200))).toBeLessThan(1);
   });
 
   it('should scale large bitmaps down to what the drawing needs, never up', async () => {

@@ -16,9 +16,10 @@ import {fileURLToPath} from 'node:url';
 import {Random} from './random.ts';
 import {Prose, NOUNS, COMPOUNDS, ADJECTIVES, VERBS, plural, capitalize, titleCase, countWords} from './prose.ts';
 import {diagramSvg, chartSvg, largeSvg, chartPng, photoJpeg} from './images.ts';
+import {flywheelSvg} from './drawings.ts';
 
 /** Bump when the output of the generator changes, so a reused book is regenerated. */
-export const GENERATOR_VERSION = 6;
+export const GENERATOR_VERSION = 7;
 
 export interface GenerateOptions {
   /** Target folder; default `<tmpdir>/book-bench-<seed>-<words>`. */
@@ -38,13 +39,15 @@ export interface GeneratedBook {
   seed: string;
   words: number;
   chapters: string[];
-  images: {svg: number; png: number; jpeg: number; largeSvg: number; total: number; bytes: number};
+  images: {svg: number; png: number; jpeg: number; largeSvg: number; exportSvg: number; total: number; bytes: number};
   bib: number;
   reused: boolean;
 }
 
 const PART_SIZES = [3, 4, 6, 6, 3, 7];
 const LARGE_SVG_CHAPTERS = new Set([7, 12, 19, 26]);
+/** Chapters whose third figure is a diagram-tool export: 24 bitmaps of 400 × 400 px inside, each shown small (issue 20). */
+const EXPORT_SVG_CHAPTERS = new Set([1, 5, 9, 14, 17, 22, 28]);
 const LANGUAGES = ['python', 'python', 'javascript', 'yaml', 'bash', 'sql', 'json'] as const;
 
 export function defaultDir(seed: string, words: number): string {
@@ -72,7 +75,7 @@ export async function generateBook(options: GenerateOptions = {}): Promise<Gener
   for (const sub of ['chapters', 'front', 'back', 'img/parts', 'references', 'glossary']) await fs.mkdir(path.join(dir, sub), {recursive: true});
 
   const root = new Random(seed);
-  const images = {svg: 0, png: 0, jpeg: 0, largeSvg: 0, total: 0, bytes: 0};
+  const images = {svg: 0, png: 0, jpeg: 0, largeSvg: 0, exportSvg: 0, total: 0, bytes: 0};
   const writeImage = async (rel: string, bytes: Buffer | string) => {
     const buffer = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
     await fs.writeFile(path.join(dir, rel), buffer);
@@ -138,7 +141,7 @@ export async function generateBook(options: GenerateOptions = {}): Promise<Gener
       equation: planRandom.chance(0.6),
       footnotes: planRandom.int(5, 11),
       weight: 0.7 + planRandom.next() * 0.6,
-      figures: [] as {id: string; file: string; kind: 'svg' | 'png' | 'jpeg' | 'large'}[],
+      figures: [] as {id: string; file: string; kind: 'svg' | 'png' | 'jpeg' | 'large' | 'export'}[],
     };
   });
   for (let i = 0; i < figureCount; i++) {
@@ -146,8 +149,9 @@ export async function generateBook(options: GenerateOptions = {}): Promise<Gener
     const k = chapter.figures.length + 1;
     const large = LARGE_SVG_CHAPTERS.has(chapter.n) && k === 2;
     const roll = planRandom.next();
-    const kind = large ? 'large' : roll < 0.55 ? 'svg' : roll < 0.8 ? 'png' : 'jpeg';
-    const ext = kind === 'large' ? 'svg' : kind === 'jpeg' ? 'jpg' : kind;
+    const drawing = EXPORT_SVG_CHAPTERS.has(chapter.n) && k === 3;
+    const kind = large ? 'large' : drawing ? 'export' : roll < 0.55 ? 'svg' : roll < 0.8 ? 'png' : 'jpeg';
+    const ext = kind === 'large' || kind === 'export' ? 'svg' : kind === 'jpeg' ? 'jpg' : kind;
     chapter.figures.push({id: `fig-ch${chapter.nn}-${k}`, file: `${chapter.nn}-figure-${k}.${ext}`, kind});
   }
 
@@ -159,7 +163,10 @@ export async function generateBook(options: GenerateOptions = {}): Promise<Gener
       const title = `${capitalize(new Prose(r).plainNounPhrase())} overview`;
       const series = Array.from({length: r.int(2, 4)}, () => new Prose(r).plainNounPhrase().slice(0, 18));
       const rel = `img/${figure.file}`;
-      if (figure.kind === 'large') {
+      if (figure.kind === 'export') {
+        await writeImage(rel, await flywheelSvg(24, 400, chapter.n));
+        images.exportSvg++;
+      } else if (figure.kind === 'large') {
         await writeImage(rel, largeSvg(r, title, r.int(2_100_000, 2_900_000)));
         images.largeSvg++;
       } else if (figure.kind === 'svg') {

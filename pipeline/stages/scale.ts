@@ -7,7 +7,6 @@
 import {createHash} from 'node:crypto';
 import pMap from 'p-map';
 import type {Asset} from '../model.ts';
-import {svgForTarget} from './svg-normalise.ts';
 
 /** Remembers scaled images by their input (a build cache keeps them between builds). */
 export type ScaleMemo = (asset: Asset, maxWidth: number, maxHeight: number, scale: () => Promise<Asset>) => Promise<Asset>;
@@ -24,6 +23,8 @@ export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: numb
     if (memo) return memo(asset, maxWidth, maxHeight, () => scaleAsset(asset, maxWidth, maxHeight));
     // Normalised for the schema, its embedded bitmaps at the pixels this target needs (svg-normalise.ts).
     // loadAsset checked that svgo can read it; should it still fail, the drawing goes as it came.
+    // Loaded when a drawing is scaled: svgo takes a moment to import, and cached builds never need it.
+    const {svgForTarget} = await import('./svg-normalise.ts');
     const normalised = await svgForTarget(Buffer.from(asset.bytes).toString('utf8'), maxWidth, maxHeight).catch(() => undefined);
     if (normalised === undefined) return asset;
     const svg = Buffer.from(normalised, 'utf8');

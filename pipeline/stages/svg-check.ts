@@ -5,7 +5,11 @@
  */
 import {parseFragment, type DefaultTreeAdapterTypes as P5} from 'parse5';
 import {sniffMediaType} from './media.ts';
+import pMap from 'p-map';
 import {SVG_LIMITS} from './limits.ts';
+import {parseDataUri, withoutDataUris} from './svg-data.ts';
+
+export {parseDataUri};
 
 /**
  * What an SVG must not contain to be embedded: scripts, handlers, external references.
@@ -170,15 +174,6 @@ function safeCodePoint(code: number): string {
 
 const EMBEDDED_RASTERS = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
 
-/** A `data:` URL taken apart, or undefined when it is not one. */
-export function parseDataUri(uri: string): {mediaType: string; base64: boolean; data: string} | undefined {
-  const match = /^data:([^,]*),/i.exec(uri);
-  if (!match) return undefined;
-  const params = match[1]!.split(';').map((part) => part.trim());
-  const mediaType = (params[0] || 'text/plain').toLowerCase();
-  const base64 = params.slice(1).some((part) => part.toLowerCase() === 'base64');
-  return {mediaType, base64, data: uri.slice(match[0].length)};
-}
 
 /**
  * The bytes of an embedded image's base64, or a reason. Strict: only the base64 alphabet (white
@@ -204,10 +199,9 @@ export async function checkSvg(text: string, depth = 0): Promise<string[]> {
   const malformed = await notWellFormed(text);
   if (malformed) problems.add(malformed);
   let total = 0;
-  for (const uri of new Set(embeds)) {
-    const reason = await embeddedProblem(uri, depth, (bytes) => (total += bytes) > SVG_LIMITS.embeddedTotalBytes);
-    if (reason) problems.add(reason);
-  }
+  // A few at a time: sharp decodes on libuv's threads. The reasons keep the order of the URLs.
+  const reasons = await pMap(new Set(embeds), (uri) => embeddedProblem(uri, depth, (bytes) => (total += bytes) > SVG_LIMITS.embeddedTotalBytes), {concurrency: 4});
+  for (const reason of reasons) if (reason) problems.add(reason);
   return [...problems];
 }
 
@@ -259,7 +253,7 @@ async function embeddedProblem(uri: string, depth: number, tooMuch: (bytes: numb
 async function notWellFormed(text: string): Promise<string | undefined> {
   const {optimize} = await import('svgo');
   try {
-    optimize(text, {plugins: []});
+    optimize(withoutDataUris(text).text, {plugins: []});
     return undefined;
   } catch (error) {
     const {line, column, reason} = error as {line?: number; column?: number; reason?: string};

@@ -114,11 +114,11 @@ export async function inkscapeSvg(): Promise<string> {
  * Keynote again, as in a flywheel diagram: many large bitmaps (icons exported at 800 × 800)
  * each shown small, through patterns, in a drawing printed a few inches wide.
  */
-export async function flywheelSvg(icons = 12, pixels = 800): Promise<string> {
+export async function flywheelSvg(icons = 12, pixels = 800, variant = 0): Promise<string> {
   let defs = '';
   let body = '';
   for (let i = 0; i < icons; i++) {
-    const png = await bitmap(pixels, pixels, 'png', 13 + i);
+    const png = await bitmap(pixels, pixels, 'png', 13 + i + variant * icons);
     defs += `<pattern id="p.${i}" patternUnits="userSpaceOnUse" width="${pixels}" height="${pixels}"><image xlink:href="${dataUri(png, 'image/png')}" width="${pixels}" height="${pixels}" fill="#000"/></pattern>\n`;
     const angle = (2 * Math.PI * i) / icons;
     const x = 300 + 200 * Math.cos(angle) - 30;
@@ -140,17 +140,24 @@ export const DRAWINGS = {flywheel: flywheelSvg, keynote: keynoteSvg, omnigraffle
 
 /**
  * An mdBook project (book.toml, src/SUMMARY.md, raw-HTML figures as real mdBook books write
- * them) whose figures are the drawings above. Returns its folder.
+ * them) whose figures are the drawings above, and `flywheels` more flywheel drawings of
+ * `icons` icons each (the benchmark's book). Returns its folder.
  */
-export async function writeDrawingsBook(dir: string): Promise<string> {
+export async function writeDrawingsBook(dir: string, options: {flywheels?: number; icons?: number; iconPixels?: number} = {}): Promise<string> {
   const root = path.join(dir, 'drawings-book');
   fs.mkdirSync(path.join(root, 'src', 'img'), {recursive: true});
   fs.writeFileSync(path.join(root, 'book.toml'), '[book]\ntitle = "Drawings Exported"\nauthors = ["Ada Example"]\nlanguage = "en"\nsrc = "src"\n');
   fs.writeFileSync(path.join(root, 'src', 'SUMMARY.md'), '# Summary\n\n- [Diagrams](01-diagrams.md)\n');
   let chapter = '# Diagrams\n\nEach figure below is a drawing exported by a diagram tool, with its bitmaps inside.\n\n';
+  const figure = (file: string, name: string) =>
+    `<figure>\n<img src="img/${file}" alt="A ${name} drawing with a picture in it" />\n<figcaption>A drawing exported from ${name}.</figcaption>\n</figure>\n\n`;
   for (const [name, make] of Object.entries(DRAWINGS)) {
     fs.writeFileSync(path.join(root, 'src', 'img', `${name}.svg`), await make());
-    chapter += `<figure>\n<img src="img/${name}.svg" alt="A ${name} drawing with a picture in it" />\n<figcaption>A drawing exported from ${name}.</figcaption>\n</figure>\n\n`;
+    chapter += figure(`${name}.svg`, name);
+  }
+  for (let i = 1; i <= (options.flywheels ?? 0); i++) {
+    fs.writeFileSync(path.join(root, 'src', 'img', `flywheel-${i}.svg`), await flywheelSvg(options.icons ?? 12, options.iconPixels ?? 800, i));
+    chapter += figure(`flywheel-${i}.svg`, `flywheel ${i}`);
   }
   fs.writeFileSync(path.join(root, 'src', '01-diagrams.md'), chapter);
   return root;
