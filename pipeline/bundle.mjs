@@ -17,7 +17,7 @@ const PIPELINE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(PIPELINE);
 export const BUNDLE_CACHE = path.join(ROOT, 'node_modules', '.cache', 'book-pipeline');
 /** Entries every bundle has: the CLI and the bibliography's worker thread. */
-const ENTRIES = {cli: path.join(PIPELINE, 'cli.ts'), 'citeproc-worker': path.join(PIPELINE, 'stages', 'citeproc-worker.ts')};
+const ENTRIES = {cli: path.join(PIPELINE, 'cli.ts'), 'citeproc-worker': path.join(PIPELINE, 'stages', 'citeproc-worker.ts'), 'svg-worker': path.join(PIPELINE, 'stages', 'svg-worker.ts')};
 /** Bumped when the way bundles are written changes. */
 const FORMAT = 1;
 

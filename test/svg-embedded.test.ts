@@ -112,9 +112,9 @@ describe('normalising drawings for a target', () => {
 
   it('should find the size each bitmap is drawn at: through patterns, transforms and nested viewports', async () => {
     // Keynote: a 1024 px bitmap in a pattern filling a rectangle scaled to 200 of the drawing's 400 units.
-    const keynote = normaliseSvg(await keynoteSvg(), 1600, 2400);
+    const keynote = await normaliseSvg(await keynoteSvg(), 1600, 2400);
     expect([...keynote.needs.values()].map((n) => [Math.round(n.width), Math.round(n.height)])).toEqual([[800, 800]]);
-    const omnigraffle = normaliseSvg(await DRAWINGS.omnigraffle(), 1000, 1000);
+    const omnigraffle = await normaliseSvg(await DRAWINGS.omnigraffle(), 1000, 1000);
     // 800 × 600 scaled by 0.3 → 240 × 180 units; the nested 230-unit viewport shows 800 units: 230 × 230; 2 px per unit.
     expect([...omnigraffle.needs.values()].map((n) => [Math.round(n.width), Math.round(n.height)])).toEqual([[480, 360], [460, 460]]);
   });

@@ -16,6 +16,7 @@ import type {VFile} from 'vfile';
 import type {Book, Doc, Part} from '../model.ts';
 import {cloneTree, removeByClass} from '../targets/xhtml.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection} from '../targets/pages.ts';
+import {sizeImage} from '../stages/media.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -236,7 +237,7 @@ function rewrite(tree: Root, book: Book, current: string) {
       const asset = typeof props.dataAsset === 'string' ? book.assets.get(props.dataAsset) : undefined;
       if (asset) {
         props.src = `/assets/${asset.name}`;
-        if (asset.width && asset.height) [props.width, props.height] = [asset.width, asset.height];
+        sizeImage(props, asset);
       } else if (!(typeof props.src === 'string' && props.src.startsWith('/assets/'))) delete props.src;
     }
     for (const key of Object.keys(props)) if (key.startsWith('data')) delete props[key];

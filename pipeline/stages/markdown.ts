@@ -30,6 +30,7 @@ import {rehypeTemml, rehypeHeadingIds, rehypeNumbering, rehypeListings, rehypeFo
 import {bookSchema, reportUnsafe} from '../plugins/sanitize.ts';
 import {checkMarkdownLimits, tooDeep, LIMITS} from './limits.ts';
 import {placeholderFor} from './placeholder.ts';
+import {remarkAlerts} from '../plugins/alerts.ts';
 
 export interface DocInput {
   id: string;
@@ -88,6 +89,7 @@ export function parseDoc(input: DocInput): ParsedDoc {
     .use(remarkParse)
     .use(remarkFrontmatter, ['yaml'])
     .use(remarkGfm)
+    .use(remarkAlerts)
     .use(remarkMath)
     .use(remarkDirective)
     .use(remarkRestoreDirectives)
@@ -120,6 +122,7 @@ export function parseDoc(input: DocInput): ParsedDoc {
       footnoteLabel: 'Notes',
     })
     .use(rehypeRawWhereNeeded)
+    .use(rehypeCenter)
     .use(reportUnsafe)
     .use(rehypeSanitize, bookSchema)
     .use(rehypeTemml)
@@ -128,7 +131,7 @@ export function parseDoc(input: DocInput): ParsedDoc {
     .use(rehypeFootnotes)
     .use(rehypeHeadingIds, {docId: input.id, fragments})
     .use(rehypeNumbering, {docId: input.id, prefix: input.number ? String(input.number) : undefined, labels})
-    .use(rehypeTableAlignment) as unknown as Processor<MdastRoot, MdastRoot, Root>;
+    .use(rehypeAlignment) as unknown as Processor<MdastRoot, MdastRoot, Root>;
 
   let tree: Root;
   try {
@@ -221,15 +224,31 @@ function unparsedDoc(input: DocInput, file: VFile): ParsedDoc {
   return {doc, labels: [], images: [], frontmatter: {}};
 }
 
-/** GFM writes `align` on cells, which XHTML 5 no longer has: use classes. */
-function rehypeTableAlignment() {
+/**
+ * GFM writes `align` on cells, and authors write it on `<div>`, `<p>` and images (as GitHub
+ * READMEs do); XHTML 5 no longer has it: use classes.
+ */
+function rehypeAlignment() {
   return (tree: Root) => {
     visit(tree, 'element', (node: Element) => {
-      if ((node.tagName === 'td' || node.tagName === 'th') && node.properties?.align) {
-        const align = String(node.properties.align);
-        delete node.properties.align;
-        node.properties.className = [`align-${align}`];
-      }
+      const align = node.properties?.align;
+      if (align === undefined) return;
+      delete node.properties.align;
+      const value = String(align).toLowerCase();
+      if (!/^(left|right|center|justify)$/.test(value)) return;
+      const classes = Array.isArray(node.properties.className) ? node.properties.className : [];
+      node.properties.className = [...classes, `align-${value}`];
+    });
+  };
+}
+
+/** `<center>`, which mdBook books still write, is a centred block: a `<div class="align-center">`. */
+function rehypeCenter() {
+  return (tree: Root) => {
+    visit(tree, 'element', (node: Element) => {
+      if (node.tagName !== 'center') return;
+      node.tagName = 'div';
+      node.properties = {className: ['align-center']};
     });
   };
 }

@@ -14,3 +14,26 @@ export function sniffMediaType(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
+
+/**
+ * The `width` and `height` an `<img>` is written with: the image's own pixels, unless the author
+ * asked for a width (`<img width="400">`, as mdBook books do): then that many CSS pixels, the
+ * height in proportion; a percentage becomes a CSS width (XHTML allows only whole numbers in
+ * `width`). Mutates the element's properties.
+ */
+export function sizeImage(props: Record<string, unknown>, asset: {width?: number; height?: number}): void {
+  if (!asset.width || !asset.height) return;
+  const asked = String(props.width ?? '').trim();
+  delete props.width;
+  delete props.height;
+  const pixels = /^(\d+(?:\.\d+)?)(px)?$/.exec(asked);
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(asked);
+  if (pixels && Number(pixels[1]) > 0) {
+    const width = Math.round(Number(pixels[1]));
+    [props.width, props.height] = [width, Math.max(1, Math.round((width * asset.height) / asset.width))];
+  } else if (percent && Number(percent[1]) > 0 && Number(percent[1]) <= 100) {
+    props.style = `width: ${Number(percent[1])}%; height: auto`;
+  } else {
+    [props.width, props.height] = [asset.width, asset.height];
+  }
+}

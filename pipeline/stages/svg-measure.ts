@@ -7,7 +7,7 @@ import type {XastElement, XastRoot, XastChild} from 'svgo';
 import {parseDataUri} from './svg-data.ts';
 
 export interface EmbeddedNeed {
-  /** Largest width and height, in target pixels, at which the bitmap is drawn. */
+  /** Largest width and height at which the bitmap is drawn: in the root's user units, or in target pixels. */
   width: number;
   height: number;
   /** `preserveAspectRatio` of the `<image>` (`none`, `meet`, `slice`). */
@@ -104,15 +104,15 @@ const REFERENCED_ONLY = new Set(['defs', 'symbol', 'mask', 'clipPath', 'marker',
  * through transforms, nested `<svg>` viewports, `<use>` and pattern fills. An image whose use
  * cannot be followed (in a mask, a filter, an unreadable transform) gets the whole drawing's size.
  */
-export function measureImages(root: XastRoot, maxWidth: number, maxHeight: number, needs: Map<string, EmbeddedNeed>): void {
+export function measureImages(root: XastRoot, needs: Map<string, EmbeddedNeed>): {width: number; height: number} | undefined {
   const svg = root.children.find((child): child is XastElement => child.type === 'element' && child.name === 'svg');
-  if (!svg) return;
+  if (!svg) return undefined;
   const box = viewBox(svg);
   const userWidth = box?.[2] ?? length(svg.attributes.width);
   const userHeight = box?.[3] ?? length(svg.attributes.height);
-  if (!userWidth || !userHeight) return;
-  const k = Math.min(maxWidth / userWidth, maxHeight / userHeight);
-  const whole = {width: userWidth * k, height: userHeight * k};
+  if (!userWidth || !userHeight) return undefined;
+  // In the root's user units: a target scales them by its own factor (svg-normalise.ts).
+  const whole = {width: userWidth, height: userHeight};
   const byId = new Map<string, XastElement>();
   const each = (node: XastChild) => {
     if (node.type !== 'element') return;
@@ -211,7 +211,7 @@ export function measureImages(root: XastRoot, maxWidth: number, maxHeight: numbe
     const at = multiply(multiply(m, transform), content);
     for (const child of pattern.children) if (child.type === 'element') walk(child, at, depth + 1);
   };
-  walk(svg, [k, 0, 0, k, 0, 0], 0);
+  walk(svg, IDENTITY, 0);
   // Images never reached (in masks, filters, unused definitions): the whole drawing's size.
   const reached = new Set(needs.keys());
   const rest = (node: XastChild) => {
@@ -223,5 +223,6 @@ export function measureImages(root: XastRoot, maxWidth: number, maxHeight: numbe
     node.children.forEach(rest);
   };
   rest(svg);
+  return whole;
 }
 

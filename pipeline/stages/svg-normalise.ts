@@ -8,6 +8,9 @@
  * Deterministic: the same input and bounds give the same bytes.
  */
 import {optimize, type CustomPlugin, type XastElement, type XastRoot, type XastChild} from 'svgo';
+import {createHash} from 'node:crypto';
+import {Worker} from 'node:worker_threads';
+import type {SvgReply, SvgRequest} from './svg-worker.ts';
 import pMap from 'p-map';
 import {parseDataUri, withoutDataUris, TOKEN} from './svg-data.ts';
 import {measureImages, length, hrefOf, type EmbeddedNeed} from './svg-measure.ts';
@@ -45,23 +48,172 @@ const NORMALISE: Parameters<typeof optimize>[1] = {
  * The normalised SVG and, for each embedded bitmap (by its `data:` URL as written in the
  * output), the pixels it needs when the whole drawing is at most `maxWidth` × `maxHeight`.
  */
-export function normaliseSvg(text: string, maxWidth: number, maxHeight: number): {svg: string; needs: Map<string, EmbeddedNeed>} {
+export async function normaliseSvg(text: string, maxWidth: number, maxHeight: number): Promise<{svg: string; needs: Map<string, EmbeddedNeed>}> {
+  const {svg, needs, size} = await normalised(text);
+  if (!size) return {svg, needs: new Map()};
+  const k = Math.min(maxWidth / size.width, maxHeight / size.height);
+  return {svg, needs: new Map([...needs].map(([uri, need]) => [uri, {...need, width: need.width * k, height: need.height * k}]))};
+}
+
+interface Normalised {
+  svg: string;
+  /** In the root's user units. */
+  needs: Map<string, EmbeddedNeed>;
+  /** The drawing's size in its user units, when it has one. */
+  size?: {width: number; height: number};
+}
+
+/**
+ * svgo's work on a drawing does not depend on the target: it is done once per drawing and
+ * remembered for the other target (by the text's hash; about the last 256 MB of drawings).
+ */
+const remembered = new Map<string, {result: Promise<Normalised>; bytes: number}>();
+let rememberedBytes = 0;
+
+function normalised(text: string): Promise<Normalised> {
+  const key = createHash('sha256').update(text).digest('hex');
+  const known = remembered.get(key);
+  if (known) return known.result;
+  // Large drawings go to the worker thread (the build's thread has chapters to parse); small ones are quicker here.
+  const thread = text.length >= WORKER_MIN_BYTES ? SvgThread.get() : undefined;
+  const result = thread ? thread.normalise(text).catch(() => normaliseOnce(text)) : Promise.resolve().then(() => normaliseOnce(text));
+  remembered.set(key, {result, bytes: text.length});
+  rememberedBytes += text.length;
+  for (const [oldest, {bytes}] of remembered) {
+    if (rememberedBytes <= 256 * 1024 * 1024 || oldest === key) break;
+    remembered.delete(oldest);
+    rememberedBytes -= bytes;
+  }
+  return result;
+}
+
+const WORKER_MIN_BYTES = 256 * 1024;
+
+/** Set by pipeline/bundle.mjs when the pipeline runs bundled: the folder of the bundled modules. */
+declare const BOOK_BUNDLE_DIR: string | undefined;
+
+/**
+ * Worker threads for the drawings (two, for two cores; the build's thread mostly waits then). Referenced only
+ * while it has work, so an idle worker never keeps the process alive.
+ */
+class SvgThread {
+  private static threads: (SvgThread | undefined | null)[] = [];
+  private static turn = 0;
+  private readonly pending = new Map<number, {resolve: (value: Normalised) => void; reject: (error: Error) => void}>();
+  private next = 0;
+
+  /** The next of two threads, round the turn: a second core's worth while the build's thread waits. */
+  static get(): SvgThread | undefined {
+    const index = SvgThread.turn++ % 2;
+    if (SvgThread.threads[index] === undefined) {
+      try {
+        SvgThread.threads[index] = new SvgThread(index, typeof BOOK_BUNDLE_DIR === 'string'
+          ? new Worker(new URL('svg-worker.mjs', BOOK_BUNDLE_DIR))
+          : new Worker(new URL('../thread.mjs', import.meta.url), {workerData: {module: new URL('./svg-worker.ts', import.meta.url).href}}));
+      } catch {
+        SvgThread.threads[index] = null;
+      }
+    }
+    return SvgThread.threads[index] ?? undefined;
+  }
+
+  private constructor(index: number, private readonly worker: Worker) {
+    worker.unref();
+    const fail = (error: Error) => {
+      SvgThread.threads[index] = null;
+      for (const {reject} of this.pending.values()) reject(error);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', () => fail(new Error('The drawings thread stopped')));
+    worker.on('message', (reply: SvgReply) => {
+      const waiting = this.pending.get(reply.id);
+      if (!waiting) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if ('error' in reply) waiting.reject(new Error(reply.error));
+      else waiting.resolve({svg: reply.svg, needs: new Map(reply.needs), ...(reply.size ? {size: reply.size} : {})});
+    });
+  }
+
+  normalise(text: string): Promise<Normalised> {
+    return new Promise((resolve, reject) => {
+      const id = this.next++;
+      this.pending.set(id, {resolve, reject});
+      this.worker.ref();
+      this.worker.postMessage({id, text} satisfies SvgRequest);
+    });
+  }
+}
+
+export function normaliseOnce(text: string): Normalised {
   const needs = new Map<string, EmbeddedNeed>();
+  let size: Normalised['size'];
   const schema: CustomPlugin = {name: 'bookSchema', fn: (root: XastRoot) => {
     dropDanglingReferences(root);
     patternsToImages(root);
     return {element: {enter: (node) => dropNotAllowed(node)}};
   }};
   const measure: CustomPlugin = {name: 'bookEmbeddedSizes', fn: (root: XastRoot) => {
-    measureImages(root, maxWidth, maxHeight, needs);
+    size = measureImages(root, needs);
+    return null;
+  }};
+  const chunks = new Set<XastElement>();
+  const chunk: CustomPlugin = {name: 'bookChunk', fn: (root: XastRoot) => {
+    chunkWideGroups(root, chunks);
+    return null;
+  }};
+  const unchunk: CustomPlugin = {name: 'bookUnchunk', fn: (root: XastRoot) => {
+    if (chunks.size > 0) unchunkGroups(root, chunks);
     return null;
   }};
   const {text: small, uris} = withoutDataUris(text);
-  const {data} = optimize(small, {...NORMALISE, plugins: [...NORMALISE!.plugins!, schema, measure]});
+  const {data} = optimize(small, {...NORMALISE, plugins: [chunk, ...NORMALISE!.plugins!, unchunk, schema, measure]});
   const restore = (value: string) => value.replace(TOKEN, (_, index: string) => uris[Number(index)]!);
-  return {svg: restore(data), needs: new Map([...needs].map(([uri, need]) => [restore(uri), need]))};
+  return {svg: restore(data), needs: new Map([...needs].map(([uri, need]) => [restore(uri), need])), ...(size ? {size} : {})};
 }
 
+/**
+ * svgo's tree walk asks, for every element, whether its parent still holds it
+ * (`children.includes`): quadratic in the number of siblings, and drawings of 30,000 paths side
+ * by side in one group took seconds per plugin. While svgo works, such runs of siblings sit in
+ * plain `<g>` groups of at most CHUNK (a group without attributes draws nothing of its own), and
+ * they are taken out again, by identity, before anything else looks at the tree. Only children of
+ * `<svg>` and `<g>`, and not in drawings with a `<style>` (whose selectors could see the groups).
+ */
+const CHUNK = 200;
+
+function chunkWideGroups(root: XastRoot, chunks: Set<XastElement>): void {
+  const styled = (node: XastChild | XastRoot): boolean =>
+    node.type === 'root' || node.type === 'element' ? (node.type === 'element' && node.name === 'style') || node.children.some(styled) : false;
+  if (styled(root)) return;
+  const visit = (node: XastElement) => {
+    for (const child of node.children) if (child.type === 'element') visit(child);
+    if ((node.name !== 'svg' && node.name !== 'g') || node.children.length <= CHUNK) return;
+    let children = node.children;
+    while (children.length > CHUNK) {
+      const groups: XastElement[] = [];
+      for (let i = 0; i < children.length; i += CHUNK) {
+        const group: XastElement = {type: 'element', name: 'g', attributes: {}, children: children.slice(i, i + CHUNK)};
+        chunks.add(group);
+        groups.push(group);
+      }
+      children = groups;
+    }
+    node.children = children;
+  };
+  for (const child of root.children) if (child.type === 'element') visit(child);
+}
+
+function unchunkGroups(root: XastRoot, chunks: Set<XastElement>): void {
+  const flatten = (children: XastChild[]): XastChild[] =>
+    children.flatMap((child) => (child.type === 'element' && chunks.has(child) ? flatten(child.children) : [child]));
+  const visit = (node: XastElement | XastRoot) => {
+    if (node.children.some((child) => child.type === 'element' && chunks.has(child))) node.children = flatten(node.children);
+    for (const child of node.children) if (child.type === 'element') visit(child);
+  };
+  visit(root);
+}
 
 function dropNotAllowed(node: XastElement): void {
   const refused = NOT_ALLOWED[node.name];
@@ -192,7 +344,7 @@ function soleImage(pattern: XastElement): XastElement | undefined {
  * Chrome prints every pixel it gets, and readers decode them all).
  */
 export async function svgForTarget(text: string, maxWidth: number, maxHeight: number): Promise<string> {
-  const {svg, needs} = normaliseSvg(text, maxWidth, maxHeight);
+  const {svg, needs} = await normaliseSvg(text, maxWidth, maxHeight);
   if (needs.size === 0) return svg;
   const {default: sharp} = await import('sharp');
   const replacements = new Map<string, string>();

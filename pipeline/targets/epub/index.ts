@@ -16,6 +16,7 @@ import {scaleAssets, type ScaleMemo} from '../../stages/scale.ts';
 import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, semanticsOf} from '../pages.ts';
 import {normaliseEntries, type ZipFunction} from './zip.ts';
+import {sizeImage} from '../../stages/media.ts';
 
 // epub-gen-memory is CommonJS; require() gives the same class under tsx, vitest and node.
 const {EPub} = createRequire(import.meta.url)('epub-gen-memory') as {EPub: typeof EPubClass};
@@ -216,7 +217,7 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
         delete props.dataAsset;
         if (asset) {
           props.src = `images/${asset.name}`;
-          if (asset.width && asset.height) [props.width, props.height] = [asset.width, asset.height];
+          sizeImage(props, asset);
           images.add(asset.name);
         } else if (typeof props.src === 'string' && props.src.startsWith('images/')) {
           images.add(props.src.slice('images/'.length));

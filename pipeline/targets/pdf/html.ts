@@ -10,6 +10,7 @@ import type {Book, Doc} from '../../model.ts';
 import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
 import {visit, SKIP} from '../../plugins/visit.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection} from '../pages.ts';
+import {sizeImage} from '../../stages/media.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -314,7 +315,7 @@ function rewriteForPrint(root: Root, book: Book, folios: Map<string, string> | u
       const asset = typeof props.dataAsset === 'string' ? book.assets.get(props.dataAsset) : undefined;
       if (asset) {
         props.src = `/assets/${asset.name}`;
-        if (asset.width && asset.height) [props.width, props.height] = [asset.width, asset.height];
+        sizeImage(props, asset);
       }
       delete props.dataAsset;
     }
