@@ -65,7 +65,7 @@ interface Normalised {
 
 /**
  * svgo's work on a drawing does not depend on the target: it is done once per drawing and
- * remembered for the other target (by the text's hash; about the last 256 MB of drawings).
+ * remembered for the other target (by the text's hash; about the last 64 MB of drawings).
  */
 const remembered = new Map<string, {result: Promise<Normalised>; bytes: number}>();
 let rememberedBytes = 0;
@@ -80,7 +80,7 @@ function normalised(text: string): Promise<Normalised> {
   remembered.set(key, {result, bytes: text.length});
   rememberedBytes += text.length;
   for (const [oldest, {bytes}] of remembered) {
-    if (rememberedBytes <= 256 * 1024 * 1024 || oldest === key) break;
+    if (rememberedBytes <= 64 * 1024 * 1024 || oldest === key) break;
     remembered.delete(oldest);
     rememberedBytes -= bytes;
   }
@@ -93,34 +93,34 @@ const WORKER_MIN_BYTES = 256 * 1024;
 declare const BOOK_BUNDLE_DIR: string | undefined;
 
 /**
- * Worker threads for the drawings (two, for two cores; the build's thread mostly waits then). Referenced only
- * while it has work, so an idle worker never keeps the process alive.
+ * A worker thread for the drawings (a second one measured no faster on two cores). Referenced
+ * only while it has work, so it never keeps the process alive, and ended when it has had none for
+ * a moment, so that its heap (svgo's trees of the largest drawings) does not stay for the print.
  */
 class SvgThread {
-  private static threads: (SvgThread | undefined | null)[] = [];
-  private static turn = 0;
+  private static thread: SvgThread | undefined | null;
   private readonly pending = new Map<number, {resolve: (value: Normalised) => void; reject: (error: Error) => void}>();
   private next = 0;
+  private idle: NodeJS.Timeout | undefined;
 
-  /** The next of two threads, round the turn: a second core's worth while the build's thread waits. */
   static get(): SvgThread | undefined {
-    const index = SvgThread.turn++ % 2;
-    if (SvgThread.threads[index] === undefined) {
+    if (SvgThread.thread === undefined) {
       try {
-        SvgThread.threads[index] = new SvgThread(index, typeof BOOK_BUNDLE_DIR === 'string'
+        SvgThread.thread = new SvgThread(typeof BOOK_BUNDLE_DIR === 'string'
           ? new Worker(new URL('svg-worker.mjs', BOOK_BUNDLE_DIR))
           : new Worker(new URL('../thread.mjs', import.meta.url), {workerData: {module: new URL('./svg-worker.ts', import.meta.url).href}}));
       } catch {
-        SvgThread.threads[index] = null;
+        SvgThread.thread = null;
       }
     }
-    return SvgThread.threads[index] ?? undefined;
+    return SvgThread.thread ?? undefined;
   }
 
-  private constructor(index: number, private readonly worker: Worker) {
+  private constructor(private readonly worker: Worker) {
     worker.unref();
+    let ended = false;
     const fail = (error: Error) => {
-      SvgThread.threads[index] = null;
+      if (SvgThread.thread === this) SvgThread.thread = ended ? undefined : null;
       for (const {reject} of this.pending.values()) reject(error);
       this.pending.clear();
     };
@@ -130,7 +130,15 @@ class SvgThread {
       const waiting = this.pending.get(reply.id);
       if (!waiting) return;
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) this.worker.unref();
+      if (this.pending.size === 0) {
+        this.worker.unref();
+        this.idle = setTimeout(() => {
+          // The next drawing starts a new thread.
+          ended = true;
+          SvgThread.thread = undefined;
+          void this.worker.terminate();
+        }, 1000).unref();
+      }
       if ('error' in reply) waiting.reject(new Error(reply.error));
       else waiting.resolve({svg: reply.svg, needs: new Map(reply.needs), ...(reply.size ? {size: reply.size} : {})});
     });
@@ -140,6 +148,7 @@ class SvgThread {
     return new Promise((resolve, reject) => {
       const id = this.next++;
       this.pending.set(id, {resolve, reject});
+      clearTimeout(this.idle);
       this.worker.ref();
       this.worker.postMessage({id, text} satisfies SvgRequest);
     });

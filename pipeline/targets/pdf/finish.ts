@@ -13,6 +13,7 @@ import {createHash} from 'node:crypto';
 import type {Book} from '../../model.ts';
 import type {Destination} from './read.ts';
 import {toPoints} from './html.ts';
+import {cleanSoftHyphens} from './soft-hyphens.ts';
 
 /**
  * How Chrome's PDFs are read: as printed (no producer or dates added), and without pdf-lib's
@@ -45,11 +46,15 @@ export interface FinishOptions {
   sourceDateEpoch: number;
   font: Uint8Array;
   creator: string;
+  /** Leave Chrome's soft hyphens in the text layer (for comparisons). */
+  keepSoftHyphens?: boolean;
 }
 
 /** `doc`: Chrome's final print, as read for its destinations (read with `READ`). */
 export async function finishPdf(doc: PDFDocument, options: FinishOptions): Promise<Uint8Array> {
   doc.registerFontkit(fontkit);
+  // Before anything is drawn: the text layer says each word once, whole.
+  if (!options.keepSoftHyphens) cleanSoftHyphens(doc);
   let font: PDFFont;
   try {
     font = await doc.embedFont(options.font, {subset: true});

@@ -49,6 +49,8 @@ export interface PdfOptions {
   onPlan?: (plan: {marks: {label: string; id: string}[]; folios: Map<string, string>}) => void;
   /** Scaled images remembered, or scaled ahead (`printImageBounds` gives the bounds asked for). */
   scale?: ScaleMemo;
+  /** Keep Chrome's soft hyphens in the text layer (soft-hyphens.ts): only to compare with, in tests. */
+  keepSoftHyphens?: boolean;
 }
 
 const FONT_FILES: Record<string, string> = {
@@ -168,6 +170,7 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
     const bytes = await time('finish', () => finishPdf(doc2, {
       book, pages, bodyStart: plan.bodyStart - 1, outline: outlineOf(book), destinations: dests2,
       sourceDateEpoch: options.sourceDateEpoch, font, creator: 'book-pipeline (Markdown → EPUB 3 + print PDF)',
+      ...(options.keepSoftHyphens ? {keepSoftHyphens: true} : {}),
     }));
     return {
       bytes, pageCount, pageMarks: plan.pageMarks, folios: plan.folios, timings,
