@@ -2,7 +2,7 @@
  * The PDF's text layer says the text (issue 17): Chrome writes a soft hyphen at every
  * hyphenation point of the print HTML; finish.ts (soft-hyphens.ts) removes them from the text
  * without moving anything on the page. Checked on the stand-in book (manuscript/) against the
- * same print with Chrome's soft hyphens kept.
+ * same print with Chrome's soft hyphens kept, through poppler (pdftotext, pdftoppm) and pdf.js.
  */
 import {describe, it, expect, beforeAll} from 'vitest';
 import fs from 'node:fs';
@@ -11,6 +11,7 @@ import {spawnSync} from 'node:child_process';
 import {loadBook} from '../pipeline/stages/load.ts';
 import {renderPdf} from '../pipeline/targets/pdf/index.ts';
 import {TEMPLATES} from '../pipeline/build.ts';
+import {getDocument} from 'pdfjs-dist/legacy/build/pdf.mjs';
 import {ROOT, pdftext, pdfPages, tempDir} from './helpers.ts';
 
 const MANUSCRIPT = path.join(ROOT, 'manuscript');
@@ -61,6 +62,25 @@ describe('the PDF text layer', () => {
     const before = joined(kept);
     expect(words.filter((word) => !before.includes(word)).length).toBeGreaterThan(words.length / 10);
   });
+
+  it('should read as words in pdf.js too', async () => {
+    const document = await getDocument({data: new Uint8Array(fs.readFileSync(clean)), isEvalSupported: false, disableFontFace: true}).promise;
+    const words = longWords();
+    let text = '';
+    // Every fifth page: a few dozen pages of prose, headings and notes.
+    for (let number = 1; number <= document.numPages; number += 5) {
+      const content = await (await document.getPage(number)).getTextContent();
+      text += content.items.map((item) => ('str' in item ? item.str + (item.hasEOL ? '\n' : '') : '')).join('');
+    }
+    await document.destroy();
+    expect(text).not.toContain('\u00ad');
+    const flat = text.replace(/-\n/g, '').replace(/\s+/g, ' ');
+    const seen = words.filter((word) => flat.includes(word));
+    // The words on the pages read are whole: each one found in pdftotext's full text and on these pages.
+    expect(seen.length).toBeGreaterThan(20);
+    const broken = flat.match(/\b[a-z]+\u00ad[a-z]+\b/g) ?? [];
+    expect(broken).toEqual([]);
+  }, 60_000);
 
   it('should keep the pages as they were: count, first and last words, and pixels', () => {
     const a = pdfPages(kept).map((page) => page.replaceAll('\u00ad', '').trim().split(/\s+/));
