@@ -54,7 +54,7 @@ export interface FinishOptions {
 export async function finishPdf(doc: PDFDocument, options: FinishOptions): Promise<Uint8Array> {
   doc.registerFontkit(fontkit);
   // Before anything is drawn: the text layer says each word once, whole.
-  if (!options.keepSoftHyphens) cleanSoftHyphens(doc);
+  if (!options.keepSoftHyphens) await cleanSoftHyphens(doc);
   let font: PDFFont;
   try {
     font = await doc.embedFont(options.font, {subset: true});

@@ -7,7 +7,9 @@
  * below leaves the drawing as it is and the text as the words, with `-` only at line ends.
  * Deterministic (zlib at a fixed level).
  */
-import {deflateSync, inflateSync} from 'node:zlib';
+import {promisify} from 'node:util';
+import {deflate as deflateCallback, inflate as inflateCallback} from 'node:zlib';
+import pMap from 'p-map';
 import {PDFArray, PDFName, PDFNumber, PDFRawStream, PDFRef, type PDFDocument, type PDFPage} from 'pdf-lib';
 
 const SPAN = /\/Span\s*<<\s*\/ActualText\s*<feff00ad>\s*>>\s*BDC\s*([^]*?)\s*EMC/gi;
@@ -19,23 +21,25 @@ const SPAN = /\/Span\s*<<\s*\/ActualText\s*<feff00ad>\s*>>\s*BDC\s*([^]*?)\s*EMC
  * which reads as `-`. The span and its glyph go (the `Td` stays, so nothing moves); in a
  * ligature's ActualText (`f\u00ADf`) the U+00AD goes.
  */
-export function cleanSoftHyphens(doc: PDFDocument): {removed: number; ligatures: number} {
+export async function cleanSoftHyphens(doc: PDFDocument): Promise<{removed: number; ligatures: number}> {
   const counts = {removed: 0, ligatures: 0};
-  for (const page of doc.getPages()) {
-    for (const ref of contentRefs(page)) {
+  // zlib is most of the work: on libuv's threads, a few streams at a time (both cores).
+  const refs = doc.getPages().flatMap((page) => contentRefs(page));
+  await pMap(refs, async (ref) => {
+    {
       const stream = doc.context.lookup(ref);
-      if (!(stream instanceof PDFRawStream)) continue;
+      if (!(stream instanceof PDFRawStream)) return;
       const filter = stream.dict.get(PDFName.of('Filter'));
       const flate = filter instanceof PDFName && filter.asString() === '/FlateDecode';
-      if (filter && !flate) continue;
+      if (filter && !flate) return;
       let text: string;
       try {
-        text = Buffer.from(flate ? inflateSync(stream.contents) : stream.contents).toString('latin1');
+        text = Buffer.from(flate ? await inflate(stream.contents) : stream.contents).toString('latin1');
       } catch {
         // Not a stream Chrome wrote (nor one that inflates): left as it is.
-        continue;
+        return;
       }
-      if (!/ActualText\s*<feff(?:[0-9a-f]{4})*?00ad/i.test(text)) continue;
+      if (!/ActualText\s*<feff(?:[0-9a-f]{4})*?00ad/i.test(text)) return;
       const rewritten = text
         .replace(SPAN, (whole: string, body: string) => {
           const glyph = /^([-\d.]+\s+[-\d.]+\s+Td)\s*<[0-9a-f]+>\s*Tj$/i.exec(body.trim());
@@ -49,16 +53,19 @@ export function cleanSoftHyphens(doc: PDFDocument): {removed: number; ligatures:
           counts.ligatures++;
           return `/ActualText <feff${kept.join('')}>`;
         });
-      if (rewritten === text) continue;
+      if (rewritten === text) return;
       const bytes = Buffer.from(rewritten, 'latin1');
-      const contents = flate ? deflateSync(bytes, {level: 6}) : bytes;
+      const contents = flate ? await deflate(bytes, {level: 6}) : bytes;
       const dict = stream.dict.clone(doc.context);
       dict.set(PDFName.of('Length'), PDFNumber.of(contents.byteLength));
       doc.context.assign(ref, PDFRawStream.of(dict, new Uint8Array(contents)));
     }
-  }
+  }, {concurrency: 4});
   return counts;
 }
+
+const inflate = promisify(inflateCallback);
+const deflate = promisify(deflateCallback) as (data: Buffer, options: {level: number}) => Promise<Buffer>;
 
 function contentRefs(page: PDFPage): PDFRef[] {
   const contents = page.node.get(PDFName.of('Contents'));
