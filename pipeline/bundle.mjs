@@ -11,7 +11,7 @@ import path from 'node:path';
 import {createHash} from 'node:crypto';
 import {createRequire} from 'node:module';
 import {fileURLToPath, pathToFileURL} from 'node:url';
-import {filesUnder} from './io/tree.mjs';
+import {filesUnder, pipelineFiles} from './io/tree.mjs';
 
 const PIPELINE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(PIPELINE);
@@ -34,7 +34,9 @@ export function fingerprint(entries = {}, {pipelineDir = PIPELINE} = {}) {
     esbuild: require('esbuild/package.json').version,
     entries: Object.entries(all).map(([name, file]) => [name, path.relative(ROOT, file)]).sort(),
   }));
-  const files = [...filesUnder(pipelineDir), path.join(ROOT, 'package.json'), path.join(ROOT, 'package-lock.json')];
+  // The pipeline's files, and the folder of an entry outside it (a benchmark's worker).
+  const outside = Object.values(entries).map((file) => path.dirname(file)).filter((dir) => path.relative(pipelineDir, dir).startsWith('..'));
+  const files = [...pipelineFiles(pipelineDir).map(({file}) => file), ...[...new Set(outside)].flatMap((dir) => filesUnder(dir))];
   for (const file of files) {
     let bytes;
     try {

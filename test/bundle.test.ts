@@ -69,7 +69,7 @@ describe('the bundled CLI', () => {
     expect(fingerprint({}, {pipelineDir: copy})).toBe(before);
     fs.appendFileSync(path.join(copy, 'stages', 'resolve.ts'), '\n// an edit\n');
     expect(fingerprint({}, {pipelineDir: copy})).not.toBe(before);
-    expect(fingerprint({extra: path.join(ROOT, 'pipeline', 'bench', 'worker.ts')})).not.toBe(fingerprint());
+    expect(fingerprint({extra: path.join(ROOT, 'bench', 'worker.ts')})).not.toBe(fingerprint());
   }, 60_000);
 
   it('should give no bundle where none can be written (bin.js then runs the source through tsx)', async () => {

@@ -17,7 +17,7 @@ import {aceGate} from '../pipeline/gates.ts';
 import {EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT} from '../pipeline/targets/epub/index.ts';
 import {epubcheck, messages, pdftext, tempDir} from './helpers.ts';
 import {epubEntries, listFiles} from './hostile-helpers.ts';
-import {bitmap, DRAWINGS, keynoteSvg, writeDrawingsBook} from '../pipeline/bench/drawings.ts';
+import {bitmap, DRAWINGS, keynoteSvg, writeDrawingsBook} from '../bench/drawings.ts';
 import {PLACEHOLDER_NOTE} from '../pipeline/stages/placeholder.ts';
 
 const svg = (body: string) => `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="100" height="100">${body}</svg>`;

@@ -7,7 +7,7 @@ import {createHash} from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
-import {filesUnder} from '../io/tree.mjs';
+import {filesUnder, pipelineFiles} from '../io/tree.mjs';
 
 /** Bumped when the layout of cached entries changes. */
 export const CACHE_FORMAT = 1;
@@ -51,13 +51,7 @@ export function codeDigest(): string {
   hash.update(`format ${CACHE_FORMAT}\n`);
   const {node, v8, icu, unicode, cldr, tz} = process.versions as Record<string, string | undefined>;
   hash.update(JSON.stringify({node, v8, icu, unicode, cldr, tz, tzEnv: process.env.TZ ?? ''}));
-  // pipeline/bench/ is never part of a build (benchmarks, a generator): left out.
-  for (const file of filesUnder(PIPELINE_DIR)) {
-    const rel = path.relative(PIPELINE_DIR, file);
-    if (!rel.startsWith(`bench${path.sep}`)) addFile(hash, `pipeline/${rel}`, file);
-  }
-  addFile(hash, 'package.json', path.join(PROJECT_DIR, 'package.json'));
-  addFile(hash, 'package-lock.json', path.join(PROJECT_DIR, 'package-lock.json'));
+  for (const {rel, file} of pipelineFiles(PIPELINE_DIR)) addFile(hash, rel, file);
   codeDigestValue = hash.digest('hex');
   return codeDigestValue;
 }

@@ -19,3 +19,15 @@ export function filesUnder(dir) {
   }
   return out.sort();
 }
+
+/**
+ * The one definition of "the pipeline's files", for whatever must change when the code does
+ * (the bundle's fingerprint, the build cache's code digest): everything under pipeline/, and
+ * package.json and the lock file beside it (the dependencies' versions). bench/ and test/ are
+ * tools of the repository, not part of a build. Paths relative to the project, with `/`.
+ */
+export function pipelineFiles(pipelineDir) {
+  const project = path.dirname(pipelineDir);
+  return [...filesUnder(pipelineDir), path.join(project, 'package.json'), path.join(project, 'package-lock.json')]
+    .map((file) => ({rel: path.relative(project, file).split(path.sep).join('/'), file}));
+}

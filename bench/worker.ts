@@ -9,8 +9,8 @@
  *   {"mode":"pdf-ratio","manuscript":D,"runs":N}                         whole PDF step vs one Chrome print of the same HTML
  */
 import fs from 'node:fs';
-import {build, TEMPLATES, type Target, type BuildOptions} from '../build.ts';
-import {loadBook} from '../stages/load.ts';
+import {build, TEMPLATES, type Target, type BuildOptions} from '../pipeline/build.ts';
+import {loadBook} from '../pipeline/stages/load.ts';
 import {EDIT} from './edit.ts';
 
 const importedAt = performance.now();
@@ -25,7 +25,7 @@ const ms = (start: number) => Math.round(performance.now() - start);
 /** A build cache as the CLI makes one (the module is loaded only when asked for, as the CLI does). */
 async function cacheOption(dir: string | undefined, memory = false): Promise<Pick<BuildOptions, 'cache'>> {
   if (!dir) return {};
-  const {BuildCache} = await import('../cache/index.ts');
+  const {BuildCache} = await import('../pipeline/cache/index.ts');
   return {cache: new BuildCache({dir, templates: TEMPLATES, memory})};
 }
 
@@ -141,8 +141,8 @@ async function observePuppeteer() {
 
 async function runPdfRatio(job: Extract<Job, {mode: 'pdf-ratio'}>) {
   await observePuppeteer();
-  const {renderPdf} = await import('../targets/pdf/index.ts');
-  const {openBrowser} = await import('../targets/pdf/chrome.ts');
+  const {renderPdf} = await import('../pipeline/targets/pdf/index.ts');
+  const {openBrowser} = await import('../pipeline/targets/pdf/chrome.ts');
   const {PDFDocument} = await import('pdf-lib');
   const loaded = await loadBook(job.manuscript);
   if (!loaded.book) throw new Error('The manuscript does not load');

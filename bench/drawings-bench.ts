@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {parseArgs} from 'node:util';
 import {writeDrawingsBook} from './drawings.ts';
-import {build} from '../build.ts';
+import {build} from '../pipeline/build.ts';
 import {unzipSync} from 'fflate';
 
 const {values} = parseArgs({options: {flywheels: {type: 'string', default: '12'}, icons: {type: 'string', default: '59'}, pixels: {type: 'string', default: '256'}}});

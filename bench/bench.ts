@@ -19,11 +19,11 @@ import {fileURLToPath} from 'node:url';
 import {generateBook, type GeneratedBook} from './generate.ts';
 import {measure, type Measured} from './proc.ts';
 import {EDIT} from './edit.ts';
-import {findChrome} from '../targets/pdf/chrome.ts';
-import {bundled} from '../bundle.mjs';
+import {findChrome} from '../pipeline/targets/pdf/chrome.ts';
+import {bundled} from '../pipeline/bundle.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
+const ROOT = path.resolve(HERE, '..');
 const TSX = path.join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

@@ -465,7 +465,7 @@ function endWith(sentence: string, suffix: string): string {
 }
 
 function repoRoot(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 }
 
 function isInside(parent: string, child: string): boolean {

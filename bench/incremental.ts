@@ -19,11 +19,11 @@ import {fileURLToPath} from 'node:url';
 import {generateBook} from './generate.ts';
 import {EDIT} from './edit.ts';
 import {measure} from './proc.ts';
-import {build, TEMPLATES} from '../build.ts';
-import {BuildCache} from '../cache/index.ts';
-import {startPreview} from '../preview/index.ts';
+import {build, TEMPLATES} from '../pipeline/build.ts';
+import {BuildCache} from '../pipeline/cache/index.ts';
+import {startPreview} from '../pipeline/preview/index.ts';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin.js');
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'pipeline', 'bin.js');
 
 interface Run {
   wallMs: number;

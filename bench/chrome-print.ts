@@ -10,7 +10,7 @@ import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 import puppeteer from 'puppeteer-core';
 import {PDFDocument} from 'pdf-lib';
-import {findChrome} from '../targets/pdf/chrome.ts';
+import {findChrome} from '../pipeline/targets/pdf/chrome.ts';
 
 async function main() {
   const [input, output] = process.argv.slice(2);
