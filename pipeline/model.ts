@@ -1,9 +1,9 @@
 /**
  * The Book model: a plain value that flows through the stages.
- * Stages add to it (trees, numbers, labels); targets consume it.
+ * Stages add to it (trees, numbers, labels); targets consume it. Plain data throughout (the V8
+ * serialiser and structured clone copy it): the messages about it are VFiles kept beside it.
  */
 import type {Root as HastRoot} from 'hast';
-import type {VFile} from 'vfile';
 import type {BookConfig} from './config/schema.ts';
 
 /** What kind of document a section of the book is. */
@@ -35,8 +35,8 @@ export interface Doc {
   kind: DocKind;
   /** Path relative to the manuscript root, with forward slashes. */
   path: string;
-  /** The source file with its messages. */
-  file: VFile;
+  /** The path messages show (relative to the working directory). */
+  displayPath: string;
   /** Plain-text title (first `#` heading). */
   title: string;
   /** Chapter number (1-based) for chapters. */
@@ -78,15 +78,6 @@ export interface Asset {
   height?: number;
 }
 
-export interface BibEntry {
-  key: string;
-  /** Formatted bibliography entry (HTML). */
-  html: string;
-  /** Short in-text form, "Sculley et al. 2015". */
-  short: string;
-  id: string;
-}
-
 export interface IndexEntry {
   term: string;
   sub?: string;
@@ -107,8 +98,6 @@ export interface Book {
   labels: Map<string, Label>;
   /** Book-wide id → document id (where the id lives). */
   ids: Map<string, string>;
-  bibliography: BibEntry[];
-  glossary: {term: string; definition: string; id: string}[];
   index: IndexEntry[];
 }
 

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest';
-import {loadBibliography, openBibliography, formatReferences, formatReferencesSync, expectedCitations, type CitationRequest} from '../pipeline/stages/bibliography.ts';
-import {parseBibliography, registerAhead, formatReferences as formatHere} from '../pipeline/stages/citeproc.ts';
+import {loadBibliography, openBibliography, formatCitations, formatCitationsSync, expectedCitations, type CitationRequest} from '../pipeline/stages/bibliography.ts';
+import {parseBibliography, registerAhead, citeprocFormat as formatHere} from '../pipeline/stages/citeproc.ts';
 
 const BIB = `
 @article{lee2020a, author = {Lee, Ann and Park, Bo}, title = {Feature stores in practice}, journal = {Journal of Examples}, year = {2020}}
@@ -18,7 +18,7 @@ describe('citations', () => {
   const load = () => loadBibliography(SOURCES, 'apa', new Map());
 
   it('tells apart works that the bibliography tells apart, in citations and bibliography alike', () => {
-    const {citations, bibliography} = formatReferencesSync(load(), EACH, CITED, 'en');
+    const {citations, bibliography} = formatCitationsSync(load(), EACH, CITED, 'en');
     // Same authors, same year: a/b suffixes, as in the bibliography.
     expect(citations[0]).toBe('(Lee & Park, 2020a)');
     expect(citations[1]).toBe('(Lee & Park, 2020b)');
@@ -35,7 +35,7 @@ describe('citations', () => {
   });
 
   it('needs no disambiguation when only one of two similar works is cited', () => {
-    const {citations, bibliography} = formatReferencesSync(load(), [{items: [{key: 'lee2020a'}], mode: 'paren'}], ['lee2020a'], 'en');
+    const {citations, bibliography} = formatCitationsSync(load(), [{items: [{key: 'lee2020a'}], mode: 'paren'}], ['lee2020a'], 'en');
     expect(citations).toEqual(['(Lee & Park, 2020)']);
     expect(bibliography).toHaveLength(1);
     expect(bibliography[0]!.html).toContain('Feature stores in practice');
@@ -43,7 +43,7 @@ describe('citations', () => {
   });
 
   it('formats narrative citations, locators and groups', () => {
-    const {citations} = formatReferencesSync(load(), [
+    const {citations} = formatCitationsSync(load(), [
       {items: [{key: 'smith2015'}], mode: 'narrative'},
       {items: [{key: 'smith2015', locator: 'p. 12'}], mode: 'paren'},
       {items: [{key: 'smith2015'}, {key: 'chen2018', prefix: 'see'}], mode: 'paren'},
@@ -57,9 +57,9 @@ describe('citations', () => {
   it('remembers texts by the set of cited works, so a new citation elsewhere cannot leave a stale text', () => {
     const bib = load();
     const request: CitationRequest[] = [{items: [{key: 'lee2020a'}], mode: 'paren'}];
-    expect(formatReferencesSync(bib, request, ['lee2020a'], 'en').citations).toEqual(['(Lee & Park, 2020)']);
-    expect(formatReferencesSync(bib, request, ['lee2020a', 'lee2020b'], 'en').citations).toEqual(['(Lee & Park, 2020a)']);
-    expect(formatReferencesSync(bib, request, ['lee2020a'], 'en').citations).toEqual(['(Lee & Park, 2020)']);
+    expect(formatCitationsSync(bib, request, ['lee2020a'], 'en').citations).toEqual(['(Lee & Park, 2020)']);
+    expect(formatCitationsSync(bib, request, ['lee2020a', 'lee2020b'], 'en').citations).toEqual(['(Lee & Park, 2020a)']);
+    expect(formatCitationsSync(bib, request, ['lee2020a'], 'en').citations).toEqual(['(Lee & Park, 2020)']);
   });
 
   it('reads and formats in a worker thread with the same results, and a remembered bibliography needs no thread', async () => {
@@ -67,22 +67,22 @@ describe('citations', () => {
     const threaded = await openBibliography(SOURCES, 'apa', 'en', memo);
     expect(threaded.thread).toBeDefined();
     expect([...threaded.keys].sort()).toEqual([...CITED].sort());
-    const fromThread = await formatReferences(threaded, EACH, CITED, 'en');
+    const fromThread = await formatCitations(threaded, EACH, CITED, 'en');
     expect(threaded.thread).toBeUndefined();
-    expect(fromThread).toEqual(formatReferencesSync(load(), EACH, CITED, 'en'));
+    expect(fromThread).toEqual(formatCitationsSync(load(), EACH, CITED, 'en'));
 
     // The same sources again, with the memo a build cache keeps: no thread, the same texts.
     const again = await openBibliography(SOURCES, 'apa', 'en', memo);
     expect(again.thread).toBeUndefined();
-    expect(await formatReferences(again, EACH, CITED, 'en')).toEqual(fromThread);
+    expect(await formatCitations(again, EACH, CITED, 'en')).toEqual(fromThread);
   });
 
   it('registers the expected works ahead in the thread, and gives the same texts whether the guess was right or not', async () => {
-    const reference = formatReferencesSync(load(), EACH, CITED, 'en');
+    const reference = formatCitationsSync(load(), EACH, CITED, 'en');
     for (const expected of [CITED, [...CITED].reverse(), CITED.slice(1), [...CITED, 'nobody2000'], ['lee2020a']]) {
       const threaded = await openBibliography(SOURCES, 'apa', 'en', new Map(), () => ({cited: expected, requests: EACH.slice(1)}));
       expect(threaded.thread).toBeDefined();
-      expect(await formatReferences(threaded, EACH, CITED, 'en'), expected.join(' ')).toEqual(reference);
+      expect(await formatCitations(threaded, EACH, CITED, 'en'), expected.join(' ')).toEqual(reference);
     }
     // In this thread: a registry filled ahead is used only for exactly the works cited, in order.
     const {csl} = parseBibliography(SOURCES);
@@ -130,6 +130,6 @@ describe('citations', () => {
       const messages = bib.files[0]!.messages.map((m) => `${m.line}:${m.ruleId}:${m.fatal}`);
       expect(messages).toEqual(['2:duplicate-citation-key:false']);
     }
-    await formatReferences(there, [], [], 'en');
+    await formatCitations(there, [], [], 'en');
   });
 });

@@ -133,7 +133,7 @@ describe('manuscript errors', () => {
   });
 
   it('should reject executable front matter and point at malformed front matter', () => {
-    const parse = (text: string) => parseDoc({id: 'ch01', kind: 'chapter', path: 'chapters/01.md', text, number: 1}).doc.file.messages
+    const parse = (text: string) => parseDoc({id: 'ch01', kind: 'chapter', path: 'chapters/01.md', text, number: 1}).file.messages
       .filter((m) => m.fatal).map((m) => `${m.line}:${m.column} ${m.ruleId} ${m.reason}`);
     const js = 'Front matter must be YAML (`---`); other kinds such as `---js` are not run';
     expect(parse('---js\nrequire("child_process").execSync("touch /tmp/pwned")\n---\n# T\n')).toEqual([`1:1 frontmatter ${js}`]);
@@ -149,7 +149,7 @@ describe('manuscript errors', () => {
     const messages = parseDoc({
       id: 'ch01', kind: 'chapter', path: 'chapters/01.md', number: 1,
       text: `# T\n\n<img src="javascript:alert(1)" alt="x">\n\n$\\frac{${'a'.repeat(5_000)}$\n`,
-    }).doc.file.messages;
+    }).file.messages;
     expect(messages.map((m) => `${m.line}:${m.column} ${m.ruleId}`)).toEqual(['3:1 remote-image', '5:1 math']);
     const math = messages.find((m) => m.ruleId === 'math')!;
     expect(math.reason).toMatch(/^Cannot typeset math `\\frac\{a+…`: /);

@@ -20,7 +20,7 @@ function parse(text: string): ParsedDoc {
 
 /** Fatal messages as `line:column rule`, and their reasons. */
 function fatal(parsed: ParsedDoc) {
-  return parsed.doc.file.messages.filter((m) => m.fatal).map((m) => ({at: `${m.line}:${m.column}`, rule: m.ruleId, reason: m.reason}));
+  return parsed.file.messages.filter((m) => m.fatal).map((m) => ({at: `${m.line}:${m.column}`, rule: m.ruleId, reason: m.reason}));
 }
 
 function markdownFiles(folder: string): string[] {

@@ -44,13 +44,14 @@ export function renderCase(input: string) {
   const glossaryFile = new VFile({path: 'glossary.yaml'});
   const resolved = resolveBook({
     docs: [first.doc, other.doc],
+    files: new Map([[first.doc.id, first.file], [other.doc.id, other.file]]),
     labels: [...first.labels, ...other.labels],
     bibliography: loadBibliography([{path: 'refs.bib', text: BIB}], 'apa'),
     glossary: glossaryFromYaml([{path: 'glossary.yaml', data: {'feature store': 'A shared store of computed features.'}, file: glossaryFile}]),
     language: 'en',
   });
   const html = toHtml(first.doc.tree);
-  const messages = first.doc.file.messages
+  const messages = first.file.messages
     .map((m) => `${m.line ?? '?'}:${m.column ?? '?'} ${m.fatal ? 'error' : 'warning'} ${m.reason} ${m.ruleId}`)
     .join('\n');
   return {html, messages, resolved, doc: first.doc};

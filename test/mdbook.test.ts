@@ -11,8 +11,10 @@ import type {Element, Root} from 'hast';
 import {visit} from 'unist-util-visit';
 import {toString} from 'hast-util-to-string';
 import {VFile} from 'vfile';
-import {parseSummary, parseBookToml} from '../pipeline/config/mdbook.ts';
-import {parseSelection, selectLines, expandHelpers, mdbookIds, type ExpandContext} from '../pipeline/stages/mdbook-preprocess.ts';
+import {parseBookToml} from '../pipeline/inputs/mdbook/config.ts';
+import {parseSummary} from '../pipeline/inputs/mdbook/summary.ts';
+import {mdbookIds} from '../pipeline/inputs/mdbook/page.ts';
+import {parseSelection, selectLines, expandHelpers, type ExpandContext} from '../pipeline/inputs/mdbook/includes.ts';
 import {loadBook} from '../pipeline/stages/load.ts';
 import {FIXTURES, tempDir, buildBook, epubcheck, unzipEpub, readOutline, pdftext, plain, type OutlineNode} from './helpers.ts';
 

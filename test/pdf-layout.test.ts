@@ -9,7 +9,7 @@ import {PDFDocument} from 'pdf-lib';
 import {loadBook} from '../pipeline/stages/load.ts';
 import type {Book} from '../pipeline/model.ts';
 import {printDocument} from '../pipeline/targets/pdf/html.ts';
-import {printCss, printResources, joinPieces, LAYOUT_PIECES} from '../pipeline/targets/pdf/index.ts';
+import {printCss, printResources, joinLayoutDestinations, LAYOUT_PIECES} from '../pipeline/targets/pdf/index.ts';
 import {openBrowser} from '../pipeline/targets/pdf/chrome.ts';
 import {readDestinations, type Destination} from '../pipeline/targets/pdf/read.ts';
 import {TEMPLATES} from '../pipeline/build.ts';
@@ -41,8 +41,8 @@ describe('the layout pass in pieces', () => {
     let joined: Map<string, Destination>;
     try {
       const read = async (html: string) => readDestinations(await PDFDocument.load(await session.print(html, {timeoutMs: 120_000, tagged: false})));
-      wholeDests = joinPieces([await read(whole.pieces[0]!)]);
-      joined = joinPieces(await Promise.all(split.pieces.map(read)));
+      wholeDests = joinLayoutDestinations([await read(whole.pieces[0]!)]);
+      joined = joinLayoutDestinations(await Promise.all(split.pieces.map(read)));
     } finally {
       await session.close();
     }
@@ -64,7 +64,7 @@ describe('the layout pass in pieces', () => {
 describe('joining the pieces', () => {
   const at = (page: number, y = 500): Destination => ({page, y});
   it('should offset each piece by the pages before its predecessors\' probes and drop the probes', () => {
-    const joined = joinPieces([
+    const joined = joinLayoutDestinations([
       new Map([['a', at(1)], ['b', at(3, 200)], ['page-probe', at(5)]]),
       new Map([['c', at(1)], ['d', at(2, 100)], ['page-probe', at(4)]]),
     ]);
@@ -72,6 +72,6 @@ describe('joining the pieces', () => {
   });
 
   it('should refuse a piece whose probe Chrome did not record', () => {
-    expect(() => joinPieces([new Map([['a', at(1)]])])).toThrow(/page probe is missing/);
+    expect(() => joinLayoutDestinations([new Map([['a', at(1)]])])).toThrow(/page probe is missing/);
   });
 });

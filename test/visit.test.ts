@@ -7,7 +7,7 @@ import {describe, it, expect} from 'vitest';
 import fc from 'fast-check';
 import {visit as libraryVisit, SKIP, EXIT} from 'unist-util-visit';
 import type {Node, Parent} from 'unist';
-import {visit} from '../pipeline/plugins/visit.ts';
+import {visit} from '../pipeline/util/visit.ts';
 
 interface Tree extends Node {
   type: string;

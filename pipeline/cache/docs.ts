@@ -2,7 +2,7 @@
  * Parse results of single documents, cached by content. A document's parse is a pure function
  * of its DocInput (text, path, id, number, part) and of the pipeline, so the key is the hash
  * of exactly those. The value is the ParsedDoc as V8 serialises it (trees, label list, the
- * image references as references into the tree), plus the messages of its VFile.
+ * image references as references into the tree), with the messages of its VFile.
  *
  * Book-wide resolution (cross-references, citations, numbering of generated back matter)
  * mutates the trees, so every build gets fresh copies: entries are deserialised, never shared.
@@ -30,8 +30,7 @@ interface StoredMessage {
 
 interface Stored {
   format: string;
-  /** The document with `file: null` (in its place: key order is part of a book's digest). */
-  doc: Omit<ParsedDoc['doc'], 'file'> & {file: null};
+  doc: ParsedDoc['doc'];
   labels: ParsedDoc['labels'];
   images: ParsedDoc['images'];
   frontmatter: ParsedDoc['frontmatter'];
@@ -45,8 +44,7 @@ export function docKey(pipeline: string, input: DocInput): string {
 }
 
 export function serialiseParsed(parsed: ParsedDoc): Buffer {
-  const {file} = parsed.doc;
-  const doc = {...parsed.doc, file: null};
+  const {file, doc} = parsed;
   const messages: StoredMessage[] = file.messages.map((m) => ({
     reason: m.reason,
     ...(m.place ? {place: m.place} : {}),
@@ -81,9 +79,7 @@ export function deserialiseParsed(bytes: Uint8Array, input: DocInput): ParsedDoc
     if (m.actual !== undefined) message.actual = m.actual;
     if (m.expected) message.expected = m.expected;
   }
-  const doc = stored.doc as unknown as ParsedDoc['doc'];
-  doc.file = file;
-  return {doc, labels: stored.labels, images: stored.images, frontmatter: stored.frontmatter};
+  return {doc: stored.doc, file, labels: stored.labels, images: stored.images, frontmatter: stored.frontmatter};
 }
 
 export interface ParseStats {

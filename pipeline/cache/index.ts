@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {createHash} from 'node:crypto';
 import type {Book, Doc} from '../model.ts';
-import type {LoadOptions} from '../stages/load.ts';
+import type {AssembleHooks} from '../stages/assemble.ts';
 import type {PdfResult} from '../targets/pdf/index.ts';
 import {CacheStore, DEFAULT_CACHE_DIR, DEFAULT_MAX_BYTES} from './store.ts';
 import {hashOf, pipelineDigest} from './hash.ts';
@@ -98,7 +98,7 @@ export class BuildCache {
   }
 
   /** Hooks for loadBook. */
-  loadOptions(): LoadOptions {
+  loadOptions(): AssembleHooks {
     return {
       parseDocs: async (inputs) => {
         const parsed = await parseDocsCached(inputs, {
@@ -290,7 +290,7 @@ export function bookDigest(book: Book): string | undefined {
 
 /** Hash of one resolved document: every field (tree, numbers, fragments, sections) and its file's path. */
 export function docDigest(doc: Doc): string | undefined {
-  return remembered(docDigests, doc, () => ({...doc, file: doc.file.path}));
+  return remembered(docDigests, doc, () => doc);
 }
 
 /**

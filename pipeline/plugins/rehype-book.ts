@@ -4,18 +4,14 @@
  */
 import type {Root, Element, ElementContent, Text} from 'hast';
 import type {VFile} from 'vfile';
-import {visit, SKIP} from './visit.ts';
+import {visit, SKIP} from '../util/visit.ts';
 import {toString} from 'hast-util-to-string';
 import {fromHtml} from 'hast-util-from-html';
 import GithubSlugger from 'github-slugger';
 import {createRequire} from 'node:module';
 import type {Label} from '../model.ts';
+import {classesOf as classes, hasClass} from '../util/hast.ts';
 
-const classes = (node: Element): string[] => {
-  const value = node.properties?.className;
-  return Array.isArray(value) ? value.map(String) : typeof value === 'string' ? String(value).split(/\s+/) : [];
-};
-export const hasClass = (node: Element, name: string) => classes(node).includes(name);
 
 const require = createRequire(import.meta.url);
 

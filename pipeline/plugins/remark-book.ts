@@ -5,7 +5,7 @@
  */
 import type {Root, Paragraph, PhrasingContent, Text, Image, Heading, Parent, RootContent} from 'mdast';
 import type {VFile} from 'vfile';
-import {visit, SKIP} from './visit.ts';
+import {visit, SKIP} from '../util/visit.ts';
 import {toString} from 'mdast-util-to-string';
 import {splitTrailingAttributes, parseAttributes} from './attributes.ts';
 
@@ -68,7 +68,7 @@ export function remarkHeadingAttributes() {
  * A paragraph holding only `![Caption](src){#fig-x fig-alt="…"}` becomes a figure.
  * The caption is the image's bracketed text, re-parsed so emphasis survives.
  */
-export function remarkFigures(options: {parseInline: (markdown: string) => PhrasingContent[]}) {
+export function remarkFigures(options: {parseInline: (markdown: string) => PhrasingContent[]; implicit?: boolean}) {
   return (tree: Root, file: VFile) => {
     const source = String(file.value);
     visit(tree, 'paragraph', (paragraph: Paragraph, index, parent) => {
@@ -79,7 +79,7 @@ export function remarkFigures(options: {parseInline: (markdown: string) => Phras
       const attributes = attributeText ? parseAttributes(attributeText.value.trim().slice(1, -1)) : undefined;
       if (attributeText && !attributes) return;
       // A lone image without attributes is a figure only when it has a caption (Pandoc's rule).
-      if (!attributes && !image.alt) return;
+      if (!attributes && (!image.alt || options.implicit === false)) return;
       const captionSource = captionOf(source, image);
       const caption = captionSource ? options.parseInline(captionSource) : [];
       const alt = attributes?.values['fig-alt'] ?? image.alt ?? '';
@@ -243,12 +243,12 @@ export interface CiteItem {
 }
 
 /** `[@key, p. 4; @b]`, `@key` (narrative) and `@fig-x` (cross-reference) in text. */
-export function remarkCitations() {
+export function remarkCitations(options: {citations?: boolean} = {}) {
   return (tree: Root) => {
     visit(tree, 'text', (node: Text, index, parent) => {
       if (!parent || index === undefined || !node.value.includes('@')) return;
       if ((parent as Parent).type === 'link' || (parent as Parent).type === 'linkReference') return;
-      const pieces = splitCitations(node);
+      const pieces = splitCitations(node, options.citations !== false);
       if (pieces.length === 1 && pieces[0] === node) return;
       (parent.children as PhrasingContent[]).splice(index, 1, ...pieces);
       return index + pieces.length;
@@ -287,14 +287,15 @@ export function findCitations(value: string): FoundCitation[] {
   return found.sort((a, b) => a.start - b.start);
 }
 
-function splitCitations(node: Text): PhrasingContent[] {
+/** `citations: false` (a dialect without them): only cross-references are made; `@name` stays text. */
+function splitCitations(node: Text, citations: boolean): PhrasingContent[] {
   const value = node.value;
   const out: PhrasingContent[] = [];
   let last = 0;
   const push = (end: number) => {
     if (end > last) out.push({type: 'text', value: value.slice(last, end), position: node.position});
   };
-  const found = findCitations(value);
+  const found = findCitations(value).filter((citation) => citations || citation.xref);
   if (found.length === 0) return [node];
   for (const citation of found) {
     const at = positionIn(node, citation.start, citation.end - citation.start);

@@ -28,7 +28,7 @@ const relaxedAttributes = Object.fromEntries(
   ]),
 );
 
-export const bookSchema: Schema = {
+export const sanitizeSchema: Schema = {
   ...defaultSchema,
   clobberPrefix: '',
   clobber: [],
@@ -49,10 +49,10 @@ export const bookSchema: Schema = {
   required: {},
 };
 
-const allowedTags = new Set(bookSchema.tagNames);
-const stripped = new Set(bookSchema.strip);
+const allowedTags = new Set(sanitizeSchema.tagNames);
+const stripped = new Set(sanitizeSchema.strip);
 /** The same schema without the ancestor rules, to ask about one element's attributes alone. */
-const attributeSchema: Schema = {...bookSchema, ancestors: {}, strip: []};
+const attributeSchema: Schema = {...sanitizeSchema, ancestors: {}, strip: []};
 
 /** Attributes (hast property names) whose value makes a browser or reader fetch or navigate. */
 const URL_PROPERTIES = new Set([
@@ -103,7 +103,7 @@ function checkElement(element: Element, ancestors: Chain | undefined, file: VFil
     });
     return !stripped.has(tag);
   } else {
-    const needed = bookSchema.ancestors?.[tag];
+    const needed = sanitizeSchema.ancestors?.[tag];
     if (needed && !hasAncestor(ancestors, needed)) {
       file.message(`Removed \`<${tag}>\` outside a \`<${needed[0]}>\`, keeping its text`, {place, source: 'book', ruleId: 'unsafe-html'});
     }

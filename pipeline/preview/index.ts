@@ -141,12 +141,17 @@ export async function startPreview(options: PreviewOptions): Promise<PreviewServ
   // parsing one chapter now (result unused) makes the first save as quick as the later ones.
   let warmUp: NodeJS.Timeout | undefined;
   if (cache && cache.report.docs.misses === 0 && state.book) {
-    const doc = state.book.docs.filter((d) => d.kind === 'chapter').sort((a, b) => String(b.file.value).length - String(a.file.value).length)[0];
-    if (doc) {
+    // The longest chapter's source, from its file (the Book holds no source text).
+    const sources = state.book.docs.filter((d) => d.kind === 'chapter')
+      .map((doc) => ({doc, text: String(state.files.find((f) => f.path === doc.displayPath)?.value ?? '')}))
+      .sort((a, b) => b.text.length - a.text.length);
+    const longest = sources[0];
+    if (longest && longest.text) {
+      const {doc, text} = longest;
       warmUp = setTimeout(() => {
         try {
           parseDoc({
-            id: doc.id, kind: doc.kind, path: doc.path, displayPath: doc.file.path, text: String(doc.file.value),
+            id: doc.id, kind: doc.kind, path: doc.path, displayPath: doc.displayPath, text,
             ...(doc.number !== undefined ? {number: doc.number} : {}), ...(doc.partIndex !== undefined ? {partIndex: doc.partIndex} : {}),
           });
         } catch {}

@@ -11,7 +11,7 @@ import {createRequire} from 'node:module';
 import type {Element, ElementContent, Root} from 'hast';
 import {h} from 'hastscript';
 import {toHtml} from 'hast-util-to-html';
-import {visit} from '../plugins/visit.ts';
+import {visit} from '../util/visit.ts';
 import type {VFile} from 'vfile';
 import type {Book, Doc, Part} from '../model.ts';
 import {cloneTree, removeByClass} from '../targets/xhtml.ts';
@@ -98,7 +98,7 @@ export function renderPage(book: Book, id: string, context: PageContext): string
       const tree = cloneTree(doc.tree);
       removeByClass(tree, 'print-only');
       body = [docSection(doc, tree.children as ElementContent[])];
-      problemsFor = doc.file.path;
+      problemsFor = doc.displayPath;
     } else return undefined;
   }
   const root: Root = {type: 'root', children: body};

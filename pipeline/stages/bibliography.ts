@@ -11,7 +11,7 @@
 import {createHash} from 'node:crypto';
 import {Worker} from 'node:worker_threads';
 import {VFile} from 'vfile';
-import {parseBibliography, formatReferences as formatHere, requestKey, type ParsedBibliography, type CitationRequest, type References} from './citeproc.ts';
+import {parseBibliography, citeprocFormat as formatHere, requestKey, type ParsedBibliography, type CitationRequest, type References} from './citeproc.ts';
 import type {WorkerInput, WorkerReply, WorkerRequest} from './citeproc-worker.ts';
 import {findCitations} from '../plugins/remark-book.ts';
 
@@ -50,7 +50,7 @@ function remembered(memo: Map<string, string> | undefined): ParsedBibliography |
   }
 }
 
-function bibliographyOf(sources: Source[], style: string, parsed: ParsedBibliography, memo: Map<string, string> | undefined): Bibliography {
+function bibliographyFrom(sources: Source[], style: string, parsed: ParsedBibliography, memo: Map<string, string> | undefined): Bibliography {
   const files = sources.map((source) => new VFile({path: source.path, value: source.text}));
   for (const problem of parsed.problems) {
     files[problem.source]!.message(problem.reason, {place: {line: problem.line, column: 1}, source: 'book', ruleId: problem.ruleId}).fatal = problem.fatal;
@@ -61,14 +61,14 @@ function bibliographyOf(sources: Source[], style: string, parsed: ParsedBibliogr
 
 /** Reads the sources in this thread. */
 export function loadBibliography(sources: Source[], style: string, memo?: Map<string, string>): Bibliography {
-  return bibliographyOf(sources, style, remembered(memo) ?? parseBibliography(sources), memo);
+  return bibliographyFrom(sources, style, remembered(memo) ?? parseBibliography(sources), memo);
 }
 
 /**
  * Reads the sources in a worker thread, unless the memo knows them; the caller goes on with
  * other work and awaits the result when it needs the keys. The thread then prepares the style,
  * registers and formats what is `expected` (expectedCitations) and waits for
- * `formatReferences`. Without a thread (it could not start), reads them here.
+ * `formatCitations`. Without a thread (it could not start), reads them here.
  */
 export async function openBibliography(sources: Source[], style: string, lang: string, memo?: Map<string, string>, expected?: () => ExpectedCitations): Promise<Bibliography> {
   const known = remembered(memo);
@@ -81,7 +81,7 @@ export async function openBibliography(sources: Source[], style: string, lang: s
     thread?.close();
     return loadBibliography(sources, style, memo);
   }
-  const bib = bibliographyOf(sources, style, parsed, memo);
+  const bib = bibliographyFrom(sources, style, parsed, memo);
   if (thread) bib.thread = thread;
   return bib;
 }
@@ -117,22 +117,22 @@ function lookup(bib: Bibliography, requests: CitationRequest[], cited: string[],
  * Every citation of the book and the bibliography of the cited entries (in first-cited order),
  * in this thread. See citeproc.ts for what one registry per book means.
  */
-export function formatReferencesSync(bib: Bibliography, requests: CitationRequest[], cited: string[], lang: string): References {
+export function formatCitationsSync(bib: Bibliography, requests: CitationRequest[], cited: string[], lang: string): References {
   if (cited.length === 0) return {citations: requests.map(() => ''), bibliography: []};
   const todo = lookup(bib, requests, cited, lang);
   return todo.complete(todo.done ? undefined : formatHere(bib.csl, bib.style, lang, todo.missing, cited, todo.needsBibliography));
 }
 
-/** As formatReferencesSync, in the worker thread when one was started; ends the thread. */
-export async function formatReferences(bib: Bibliography, requests: CitationRequest[], cited: string[], lang: string): Promise<References> {
+/** As formatCitationsSync, in the worker thread when one was started; ends the thread. */
+export async function formatCitations(bib: Bibliography, requests: CitationRequest[], cited: string[], lang: string): Promise<References> {
   const thread = bib.thread;
   delete bib.thread;
   try {
-    if (!thread || cited.length === 0) return formatReferencesSync(bib, requests, cited, lang);
+    if (!thread || cited.length === 0) return formatCitationsSync(bib, requests, cited, lang);
     const todo = lookup(bib, requests, cited, lang);
     if (todo.done) return todo.complete();
     const fresh = await thread.format(todo.missing, cited, todo.needsBibliography).catch(() => undefined);
-    return fresh ? todo.complete(fresh) : formatReferencesSync(bib, requests, cited, lang);
+    return fresh ? todo.complete(fresh) : formatCitationsSync(bib, requests, cited, lang);
   } finally {
     thread?.close();
   }
@@ -213,7 +213,7 @@ export interface ExpectedCitations {
  * The citations a book is expected to hold, read from the Markdown sources with the parser's own
  * citation patterns (findCitations): code left out, footnote definitions after the text (where
  * they are printed). A guess that lets the thread register the cited works and format the
- * citations while the chapters are parsed; formatReferences registers again if the book cites
+ * citations while the chapters are parsed; formatCitations registers again if the book cites
  * other works, or in another order, and formats what was not foreseen.
  */
 export function expectedCitations(texts: string[]): ExpectedCitations {

@@ -4,7 +4,7 @@
  * the build's thread checks the images. Messages in and out are plain data.
  */
 import {parentPort, workerData} from 'node:worker_threads';
-import {parseBibliography, prepareStyle, formatReferences, registerAhead, type CitationRequest, type Registry} from './citeproc.ts';
+import {parseBibliography, prepareStyle, citeprocFormat, registerAhead, type CitationRequest, type Registry} from './citeproc.ts';
 
 export interface WorkerInput {
   /** The module thread.mjs loads through tsx (when the pipeline runs from source). */
@@ -20,7 +20,7 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | {type: 'parsed'; parsed: ReturnType<typeof parseBibliography>}
-  | {type: 'formatted'; references: ReturnType<typeof formatReferences>}
+  | {type: 'formatted'; references: ReturnType<typeof citeprocFormat>}
   | {type: 'failed'; message: string};
 
 const input = workerData as WorkerInput;
@@ -42,7 +42,7 @@ try {
       return;
     }
     try {
-      const references = formatReferences(parsed.csl, input.style, input.lang, message.requests, message.cited, message.withBibliography, ahead);
+      const references = citeprocFormat(parsed.csl, input.style, input.lang, message.requests, message.cited, message.withBibliography, ahead);
       port.postMessage({type: 'formatted', references} satisfies WorkerReply);
     } catch (error) {
       port.postMessage({type: 'failed', message: (error as Error).message} satisfies WorkerReply);

@@ -128,7 +128,7 @@ export function prepareStyle(csl: {id: string}[], style: string, lang: string): 
 /**
  * A registry filled ahead of time: the works a book is expected to cite (see
  * expectedCitations in bibliography.ts), registered and their bibliography formatted while the
- * chapters are still being parsed. formatReferences uses it only if the book cites exactly
+ * chapters are still being parsed. citeprocFormat uses it only if the book cites exactly
  * these works in exactly this order (the order numbers citations in numeric styles).
  */
 export interface Registry {
@@ -150,7 +150,7 @@ export function registerAhead(csl: {id: string}[], style: string, lang: string, 
   if (cited.length === 0) return undefined;
   const engine = cslEngine(csl, style, cslLang(lang), 'text');
   const sorted = engine.updateItems(cited);
-  const bibliography = bibliographyOf(engine, sorted);
+  const bibliography = entriesOf(engine, sorted);
   engine.setOutputFormat('text');
   const formatted = new Map<string, string>();
   for (const request of requests) {
@@ -170,17 +170,17 @@ export function registerAhead(csl: {id: string}[], style: string, lang: string, 
  * filled ahead, `ahead`, with the same works, and the expected citations formatted).
  * "(Sculley et al., 2015, p. 3; Amershi et al., 2019)" or, narrative, "Sculley et al. (2015)".
  */
-export function formatReferences(csl: {id: string}[], style: string, lang: string, requests: CitationRequest[], cited: string[], withBibliography = true, ahead?: Registry): References {
+export function citeprocFormat(csl: {id: string}[], style: string, lang: string, requests: CitationRequest[], cited: string[], withBibliography = true, ahead?: Registry): References {
   if (csl.length === 0 || cited.length === 0) return {citations: requests.map(() => ''), bibliography: []};
   const ready = ahead && ahead.cited.length === cited.length && ahead.cited.every((key, i) => key === cited[i]) ? ahead : undefined;
   const engine = ready?.engine ?? cslEngine(csl, style, cslLang(lang), 'text');
   const sorted = ready?.sorted ?? engine.updateItems(cited);
   const citations = requests.map((request) => ready?.formatted.get(requestKey(request)) ?? citationText(engine, request.items, request.mode));
   if (!withBibliography) return {citations, bibliography: []};
-  return {citations, bibliography: ready?.bibliography ?? bibliographyOf(engine, sorted)};
+  return {citations, bibliography: ready?.bibliography ?? entriesOf(engine, sorted)};
 }
 
-function bibliographyOf(engine: CslEngine, sorted: string[]): References['bibliography'] {
+function entriesOf(engine: CslEngine, sorted: string[]): References['bibliography'] {
   engine.setOutputFormat('html');
   const [meta, html] = engine.makeBibliography();
   return html.map((entry, i) => ({

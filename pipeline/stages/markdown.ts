@@ -18,30 +18,30 @@ import type {Root as MdastRoot, PhrasingContent, Paragraph} from 'mdast';
 import type {Root, Element} from 'hast';
 import {VFile} from 'vfile';
 import {parse as parseYaml} from 'yaml';
-import {visit, EXIT} from '../plugins/visit.ts';
+import {visit, EXIT} from '../util/visit.ts';
 import {toString} from 'hast-util-to-string';
 import path from 'node:path/posix';
-import type {Doc, DocKind, Label} from '../model.ts';
+import type {Doc, Label} from '../model.ts';
+import {MANUSCRIPT_DIALECT, type DocInput} from '../inputs/source.ts';
 import {
   remarkHeadingAttributes, remarkFigures, remarkTableCaptions, remarkFenceAttributes,
   remarkBookDirectives, remarkCitations, remarkRestoreDirectives,
 } from '../plugins/remark-book.ts';
-import {rehypeTemml, rehypeHeadingIds, rehypeNumbering, rehypeListings, rehypeFootnotes, hasClass} from '../plugins/rehype-book.ts';
-import {bookSchema, reportUnsafe} from '../plugins/sanitize.ts';
+import {rehypeTemml, rehypeHeadingIds, rehypeNumbering, rehypeListings, rehypeFootnotes} from '../plugins/rehype-book.ts';
+import {hasClass} from '../util/hast.ts';
+import {isRemote} from '../util/urls.ts';
+import {sanitizeSchema, reportUnsafe} from '../plugins/sanitize.ts';
 import {checkMarkdownLimits, tooDeep, LIMITS} from './limits.ts';
 import {placeholderFor} from './placeholder.ts';
 import {remarkAlerts} from '../plugins/alerts.ts';
 
-export interface DocInput {
-  id: string;
-  kind: DocKind;
-  /** Manuscript-relative path of the Markdown file. */
-  path: string;
-  /** Path shown in messages (relative to the working directory). */
-  displayPath?: string;
-  text: string;
-  number?: number;
-  partIndex?: number;
+export type {DocInput} from '../inputs/source.ts';
+
+declare module 'vfile' {
+  interface DataMap {
+    /** A "Chapter N" label the stage left out (dialect `chapterLabels`). */
+    chapterLabel: {text: string; place?: import('unist').Position};
+  }
 }
 
 export interface ImageRef {
@@ -53,6 +53,8 @@ export interface ImageRef {
 
 export interface ParsedDoc {
   doc: Doc;
+  /** The document's source text and its messages. */
+  file: VFile;
   labels: Label[];
   images: ImageRef[];
   frontmatter: Record<string, unknown>;
@@ -85,20 +87,20 @@ export function parseDoc(input: DocInput): ParsedDoc {
     return unparsedDoc(input, file);
   }
 
+  const dialect = input.dialect ?? MANUSCRIPT_DIALECT;
   const processor = unified()
     .use(remarkParse)
     .use(remarkFrontmatter, ['yaml'])
     .use(remarkGfm)
     .use(remarkAlerts)
-    .use(remarkMath)
-    .use(remarkDirective)
-    .use(remarkRestoreDirectives)
+    .use(dialect.math ? [remarkMath] : [])
+    .use(dialect.directives ? [remarkDirective, remarkRestoreDirectives] : [])
     .use(remarkHeadingAttributes)
     .use(remarkFenceAttributes)
-    .use(remarkFigures, {parseInline})
+    .use(remarkFigures, {parseInline, implicit: dialect.implicitFigures})
     .use(remarkTableCaptions, {parseInline})
-    .use(remarkBookDirectives)
-    .use(remarkCitations)
+    .use(dialect.directives ? [remarkBookDirectives] : [])
+    .use(remarkCitations, {citations: dialect.citations})
     .use(() => (tree: MdastRoot) => {
       const yaml = tree.children.find((node) => node.type === 'yaml');
       if (!yaml) return;
@@ -124,14 +126,16 @@ export function parseDoc(input: DocInput): ParsedDoc {
     .use(rehypeRawWhereNeeded)
     .use(rehypeCenter)
     .use(reportUnsafe)
-    .use(rehypeSanitize, bookSchema)
+    .use(rehypeSanitize, sanitizeSchema)
     .use(rehypeTemml)
     .use(rehypeHighlight, {languages: common, detect: false, plainText: ['text', 'txt', 'plain', 'math']})
     .use(rehypeListings)
     .use(rehypeFootnotes)
     .use(rehypeHeadingIds, {docId: input.id, fragments})
     .use(rehypeNumbering, {docId: input.id, prefix: input.number ? String(input.number) : undefined, labels})
-    .use(rehypeAlignment) as unknown as Processor<MdastRoot, MdastRoot, Root>;
+    .use(rehypeAlignment)
+    .use(dialect.hiddenClass ? [rehypeRemoveHidden] : [])
+    .use(dialect.chapterLabels && input.number !== undefined ? [[rehypeRemoveChapterLabel, {number: input.number}]] : []) as unknown as Processor<MdastRoot, MdastRoot, Root>;
 
   let tree: Root;
   try {
@@ -200,7 +204,7 @@ export function parseDoc(input: DocInput): ParsedDoc {
   const label = input.kind === 'chapter' ? `ch-${path.basename(input.path, '.md').replace(/^\d+[-_]?/, '')}` : undefined;
   fragments.set('', titleId);
   const doc: Doc = {
-    id: input.id, kind: input.kind, path: input.path, file, title, tree, fragments, sections,
+    id: input.id, kind: input.kind, path: input.path, displayPath: String(file.path), title, tree, fragments, sections,
     hasMath: false,
     ...(input.number !== undefined ? {number: input.number} : {}),
     ...(input.partIndex !== undefined ? {partIndex: input.partIndex} : {}),
@@ -210,18 +214,52 @@ export function parseDoc(input: DocInput): ParsedDoc {
     if (node.tagName === 'math') doc.hasMath = true;
   });
   if (label) labels.push({kind: 'ch', label, text: `Chapter ${input.number}`, id: titleId, docId: input.id});
-  return {doc, labels, images, frontmatter};
+  return {doc, file, labels, images, frontmatter};
 }
 
 /** An empty document for one that was not parsed (an error explains why). */
 function unparsedDoc(input: DocInput, file: VFile): ParsedDoc {
   const doc: Doc = {
-    id: input.id, kind: input.kind, path: input.path, file, title: path.basename(input.path, '.md'),
+    id: input.id, kind: input.kind, path: input.path, displayPath: String(file.path), title: path.basename(input.path, '.md'),
     tree: {type: 'root', children: []}, fragments: new Map([['', `${input.id}-title`]]), sections: [], hasMath: false,
     ...(input.number !== undefined ? {number: input.number} : {}),
     ...(input.partIndex !== undefined ? {partIndex: input.partIndex} : {}),
   };
-  return {doc, labels: [], images: [], frontmatter: {}};
+  return {doc, file, labels: [], images: [], frontmatter: {}};
+}
+
+/** mdBook's stylesheet hides `class="hidden"` (“will not be shown”): so does the book. */
+function rehypeRemoveHidden() {
+  return (tree: Root) => {
+    visit(tree, 'element', (node: Element, index, parent) => {
+      if (!parent || index === undefined || !hasClass(node, 'hidden')) return;
+      parent.children.splice(index, 1);
+      return index;
+    });
+  };
+}
+
+/**
+ * Online editions often start a chapter with their own label, `<div class="chapter">Chapter 1</div>`;
+ * the book prints “Chapter 1” above every chapter title already, so such a label near the top
+ * of a chapter is left out. It is said in `file.data.chapterLabel` (assemble reports it once).
+ */
+function rehypeRemoveChapterLabel(options: {number: number}) {
+  return (tree: Root, file: VFile) => {
+    const {children} = tree;
+    // The first four nodes after the title (which the stage takes out of the body afterwards).
+    const title = children.findIndex((node) => node.type === 'element' && node.tagName === 'h1');
+    for (let i = 0, seen = 0; i < children.length && seen < 4; i++) {
+      if (i === title) continue;
+      seen++;
+      const node = children[i]!;
+      if (node.type !== 'element' || !['div', 'p', 'span', 'header'].includes(node.tagName)) continue;
+      if (toString(node).replace(/\s+/g, ' ').trim().toLowerCase() !== `chapter ${options.number}`) continue;
+      file.data.chapterLabel = {text: toString(node).trim(), place: node.position};
+      children.splice(i, 1);
+      return;
+    }
+  };
 }
 
 /**
@@ -271,7 +309,7 @@ function resolveImage(node: Element, input: DocInput, file: VFile, images: Image
   if (node.properties?.alt === undefined) {
     file.message(`Image \`${src}\` has no alternative text`, {place, source: 'book', ruleId: 'image-alt'});
   }
-  if (/^[a-z][a-z0-9+.-]*:/i.test(src) || src.startsWith('//')) {
+  if (isRemote(src)) {
     refuse(`Image \`${src}\` is not a file of the manuscript; remote and \`file:\` images are not allowed`, 'remote-image');
     return;
   }
@@ -298,7 +336,7 @@ function resolveImage(node: Element, input: DocInput, file: VFile, images: Image
 function classifyLink(node: Element, input: DocInput, file: VFile) {
   const href = node.properties?.href;
   if (typeof href !== 'string' || hasClass(node, 'xref')) return;
-  if (/^[a-z][a-z0-9+.-]*:/i.test(href) || href.startsWith('//')) {
+  if (isRemote(href)) {
     if (!/^https?:/i.test(href) && !/^mailto:/i.test(href)) {
       file.message(`Link \`${href}\` uses a scheme that books cannot follow`, {place: node.position, source: 'book', ruleId: 'link-scheme'});
     }

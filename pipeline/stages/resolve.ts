@@ -5,13 +5,13 @@
 import type {Element, ElementContent, Root} from 'hast';
 import {h} from 'hastscript';
 import {fromHtml} from 'hast-util-from-html';
-import {visit, SKIP} from '../plugins/visit.ts';
+import {visit, SKIP} from '../util/visit.ts';
 import {toString} from 'hast-util-to-string';
 import GithubSlugger from 'github-slugger';
 import {VFile} from 'vfile';
 import type {Doc, Label, IndexEntry} from '../model.ts';
-import {hasClass} from '../plugins/rehype-book.ts';
-import {type Bibliography, formatReferencesSync, type CitationRequest, type CiteItem, type References} from './bibliography.ts';
+import {hasClass} from '../util/hast.ts';
+import {type Bibliography, formatCitationsSync, type CitationRequest, type CiteItem, type References} from './bibliography.ts';
 
 export interface GlossaryTerm {
   term: string;
@@ -21,6 +21,8 @@ export interface GlossaryTerm {
 
 export interface ResolveInput {
   docs: Doc[];
+  /** Each document's messages, by document id. */
+  files: Map<string, VFile>;
   labels: Label[];
   bibliography: Bibliography;
   glossary: GlossaryTerm[];
@@ -49,6 +51,7 @@ export function resolveBook(input: ResolveInput): Resolved {
   const ids = new Map<string, string>();
   const byPath = new Map(docs.map((doc) => [doc.path, doc]));
   const generated = new VFile({path: 'book'});
+  const fileOf = (doc: Doc): VFile => input.files.get(doc.id) ?? generated;
 
   // Every id in the book, which must be unique because the print edition is one document.
   // Top-level blocks get ids too: the print page list points at them.
@@ -66,7 +69,7 @@ export function resolveBook(input: ResolveInput): Resolved {
       const owner = ids.get(id);
       // Labels (fig-, sec-…) get their own, more precise message below.
       if (owner && owner !== doc.id && !labelled.has(id)) {
-        doc.file.message(`Duplicate id \`${id}\`: already used in ${docs.find((d) => d.id === owner)?.path}`, {
+        fileOf(doc).message(`Duplicate id \`${id}\`: already used in ${docs.find((d) => d.id === owner)?.path}`, {
           place: node.position, source: 'book', ruleId: 'duplicate-id',
         }).fatal = true;
       }
@@ -79,7 +82,7 @@ export function resolveBook(input: ResolveInput): Resolved {
     const existing = labels.get(label.label);
     if (existing) {
       const doc = docs.find((d) => d.id === label.docId)!;
-      doc.file.message(`Duplicate label \`${label.label}\` (also ${existing.text} in ${docs.find((d) => d.id === existing.docId)?.path})`, {
+      fileOf(doc).message(`Duplicate label \`${label.label}\` (also ${existing.text} in ${docs.find((d) => d.id === existing.docId)?.path})`, {
         place: label.position, source: 'book', ruleId: 'duplicate-label',
       }).fatal = true;
       continue;
@@ -111,7 +114,7 @@ export function resolveBook(input: ResolveInput): Resolved {
       if (node.tagName === 'a' && hasClass(node, 'xref')) {
         const label = labels.get(String(props.dataRef));
         if (!label) {
-          doc.file.message(`Unknown cross-reference \`@${String(props.dataRef)}\``, {
+          fileOf(doc).message(`Unknown cross-reference \`@${String(props.dataRef)}\``, {
             place: node.position, source: 'book', ruleId: 'unknown-reference',
           }).fatal = true;
           node.tagName = 'span';
@@ -141,7 +144,7 @@ export function resolveBook(input: ResolveInput): Resolved {
         delete props.dataFragment;
         if (!targetDoc) {
           const what = targetPath.endsWith('.md') ? 'a chapter that is not in book.yaml' : 'a file that is not part of the book';
-          doc.file.message(`Link to ${what}: \`${String(props.href)}\``, {
+          fileOf(doc).message(`Link to ${what}: \`${String(props.href)}\``, {
             place: node.position, source: 'book', ruleId: 'missing-link-target',
           }).fatal = true;
           delete props.href;
@@ -149,7 +152,7 @@ export function resolveBook(input: ResolveInput): Resolved {
         }
         const id = targetDoc.fragments.get(fragment) ?? (ids.get(fragment) === targetDoc.id ? fragment : undefined);
         if (id === undefined) {
-          doc.file.message(`Link to a missing anchor \`#${fragment}\` in ${targetDoc.path}`, {
+          fileOf(doc).message(`Link to a missing anchor \`#${fragment}\` in ${targetDoc.path}`, {
             place: node.position, source: 'book', ruleId: 'missing-anchor',
           }).fatal = true;
           props.href = `#${targetDoc.fragments.get('')}`;
@@ -164,7 +167,7 @@ export function resolveBook(input: ResolveInput): Resolved {
         const known = items.filter((item) => bibliography.keys.has(item.key));
         for (const item of items) {
           if (!bibliography.keys.has(item.key)) {
-            doc.file.message(`Unknown citation key \`@${item.key}\``, {place: node.position, source: 'book', ruleId: 'unknown-citation'}).fatal = true;
+            fileOf(doc).message(`Unknown citation key \`@${item.key}\``, {place: node.position, source: 'book', ruleId: 'unknown-citation'}).fatal = true;
           }
         }
         if (known.length === 0) {
@@ -188,7 +191,7 @@ export function resolveBook(input: ResolveInput): Resolved {
         const term = String(props.dataTerm);
         const entry = glossaryByTerm.get(term.toLowerCase());
         if (!entry) {
-          doc.file.message(`Unknown glossary term \`${term}\``, {place: node.position, source: 'book', ruleId: 'unknown-glossary-term'}).fatal = true;
+          fileOf(doc).message(`Unknown glossary term \`${term}\``, {place: node.position, source: 'book', ruleId: 'unknown-glossary-term'}).fatal = true;
           node.properties = {className: ['gls']};
           return;
         }
@@ -238,7 +241,7 @@ export function resolveBook(input: ResolveInput): Resolved {
   }
   void generated;
   const resolved: Resolved = {docs: out, labels, ids, index: entries, citedKeys: [...cited], citations};
-  if (!input.deferReferences) attachReferences(resolved, formatReferencesSync(bibliography, citations, resolved.citedKeys, language));
+  if (!input.deferReferences) attachReferences(resolved, formatCitationsSync(bibliography, citations, resolved.citedKeys, language));
   return resolved;
 }
 
@@ -260,7 +263,7 @@ export function attachReferences(resolved: Resolved, references: References): vo
 
 function generatedDoc(id: string, title: string, body: Element): Doc {
   return {
-    id, kind: 'generated', path: `${id}.generated`, file: new VFile({path: id}), title,
+    id, kind: 'generated', path: `${id}.generated`, displayPath: id, title,
     tree: {type: 'root', children: [body]} as Root,
     fragments: new Map(), sections: [], hasMath: false,
   };

@@ -1,8 +1,8 @@
 /** Counts what a manuscript contains, for the manuscript's own checks and for `book check --stats`. */
 import type {Element} from 'hast';
-import {visit, SKIP} from '../plugins/visit.ts';
+import {visit, SKIP} from '../util/visit.ts';
 import type {Book} from '../model.ts';
-import {hasClass} from '../plugins/rehype-book.ts';
+import {hasClass} from '../util/hast.ts';
 
 export interface DocStats {
   id: string;

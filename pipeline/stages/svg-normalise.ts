@@ -158,7 +158,7 @@ class SvgThread {
 export function normaliseOnce(text: string): Normalised {
   const needs = new Map<string, EmbeddedNeed>();
   let size: Normalised['size'];
-  const schema: CustomPlugin = {name: 'bookSchema', fn: (root: XastRoot) => {
+  const schema: CustomPlugin = {name: 'svgSchema', fn: (root: XastRoot) => {
     dropDanglingReferences(root);
     patternsToImages(root);
     return {element: {enter: (node) => dropNotAllowed(node)}};

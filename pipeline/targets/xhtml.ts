@@ -2,7 +2,7 @@
 import type {Root, Element, Nodes} from 'hast';
 import {toXast} from 'hast-util-to-xast';
 import {toXml} from 'xast-util-to-xml';
-import {visit} from '../plugins/visit.ts';
+import {visit} from '../util/visit.ts';
 
 // eslint-disable-next-line no-control-regex
 const XML_ILLEGAL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g;

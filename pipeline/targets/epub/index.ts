@@ -7,7 +7,7 @@
 import {createHash} from 'node:crypto';
 import type {Element, Root, ElementContent} from 'hast';
 import {h} from 'hastscript';
-import {visit} from '../../plugins/visit.ts';
+import {visit} from '../../util/visit.ts';
 import {createRequire} from 'node:module';
 import type {EPub as EPubClass} from 'epub-gen-memory';
 import ejs from 'ejs';

@@ -8,7 +8,7 @@ import {h} from 'hastscript';
 import {toString} from 'hast-util-to-string';
 import type {Book, Doc} from '../../model.ts';
 import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
-import {visit, SKIP} from '../../plugins/visit.ts';
+import {visit, SKIP} from '../../util/visit.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection} from '../pages.ts';
 import {sizeImage} from '../../stages/media.ts';
 

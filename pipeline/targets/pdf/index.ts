@@ -229,7 +229,7 @@ export const FINAL_PIECES = 2;
  * The destinations of the layout pass's pieces as if they had been printed as one document:
  * each piece's pages are those before its probe, and the next piece's pages follow.
  */
-export function joinPieces(pieces: Map<string, Destination>[]): Map<string, Destination> {
+export function joinLayoutDestinations(pieces: Map<string, Destination>[]): Map<string, Destination> {
   const joined = new Map<string, Destination>();
   let offset = 0;
   for (const dests of pieces) {
@@ -243,7 +243,7 @@ export function joinPieces(pieces: Map<string, Destination>[]): Map<string, Dest
 
 /** Where the layout pass (printed as `layout`'s pieces) put every id it measured. */
 export function measured(layout: PrintDocument, docs: PDFDocument[]): Map<string, Destination> {
-  const dests = joinPieces(docs.map(readDestinations));
+  const dests = joinLayoutDestinations(docs.map(readDestinations));
   // Chrome occasionally records no destination for an inline anchor: use its block's.
   for (const id of layout.measuredIds) {
     const block = layout.enclosingBlock.get(id);
