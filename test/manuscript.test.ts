@@ -10,7 +10,7 @@ import {loadBook} from '../pipeline/stages/load.ts';
 import {visit} from 'unist-util-visit';
 import {toString} from 'hast-util-to-string';
 import type {Element} from 'hast';
-import {bookStats, type BookStats} from '../pipeline/stages/stats.ts';
+import {bookStats, type BookStats} from './book-stats.ts';
 import type {Book} from '../pipeline/model.ts';
 import {pdftext, buildBook, epubcheck, unzipEpub, zipEntryNames, pdfinfo, pdfInfoField, pdfPages, pdffonts, readOutline, ROOT, plain, messages} from './helpers.ts';
 

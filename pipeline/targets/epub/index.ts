@@ -110,11 +110,9 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
   docs.push({id: 'copyright', filename: 'copyright.xhtml', title: 'Copyright', tree: {type: 'root', children: [copyrightPage(book)]}, bodyType: 'frontmatter'});
   for (const id of ['title-page', 'copyright-page']) idToFile.set(id, id === 'title-page' ? 'titlepage.xhtml' : 'copyright.xhtml');
 
-  const partOfDoc = new Map<string, number>();
-  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
   const startedParts = new Set<number>();
   for (const doc of book.docs) {
-    const partIndex = partOfDoc.get(doc.id);
+    const partIndex = doc.partIndex;
     if (partIndex !== undefined && !startedParts.has(partIndex)) {
       startedParts.add(partIndex);
       const part = book.parts[partIndex]!;
@@ -413,12 +411,10 @@ function tocOf(book: Book, docs: EpubDoc[]): TocItem[] {
     children: doc.sections.map((s) => ({label: s.number ? `${s.number} ${s.title}` : s.title, href: `${doc.id}.xhtml#${s.id}`})),
   });
   items.push({label: 'Title Page', href: 'titlepage.xhtml'}, {label: 'Copyright', href: 'copyright.xhtml'});
-  const partOfDoc = new Map<string, number>();
-  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
   const partItems = new Map<number, TocItem>();
   for (const doc of book.docs) {
     if (!inEpub.has(doc.id)) continue;
-    const partIndex = partOfDoc.get(doc.id);
+    const partIndex = doc.partIndex;
     if (partIndex === undefined) {
       items.push({label: doc.title, href: `${doc.id}.xhtml`, ...(doc.sections.length && doc.kind !== 'generated' ? {children: docItem(doc).children} : {})});
       continue;

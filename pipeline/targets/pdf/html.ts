@@ -101,12 +101,10 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
 
   add({id: 'toc', kind: 'toc', head: 'Contents', recto: true, matter: 'front'}, tocElement(book, layout.folios, measured, beforeToc));
 
-  const partOfDoc = new Map<string, number>();
-  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
   const started = new Set<number>();
   for (const doc of book.docs) {
     if (beforeToc.includes(doc)) continue;
-    const partIndex = partOfDoc.get(doc.id);
+    const partIndex = doc.partIndex;
     if (partIndex !== undefined && !started.has(partIndex)) {
       started.add(partIndex);
       const part = book.parts[partIndex]!;
@@ -274,12 +272,10 @@ function tocElement(book: Book, folios: Map<string, string> | undefined, measure
   };
   const titleId = (doc: Doc) => doc.fragments.get('') ?? `${doc.id}-title`;
   const items: Element[] = [];
-  const partOfDoc = new Map<string, number>();
-  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
   const started = new Set<number>();
   for (const doc of book.docs) {
     if (skip.includes(doc)) continue;
-    const partIndex = partOfDoc.get(doc.id);
+    const partIndex = doc.partIndex;
     if (partIndex !== undefined && !started.has(partIndex)) {
       started.add(partIndex);
       const part = book.parts[partIndex]!;

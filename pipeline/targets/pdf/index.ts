@@ -347,8 +347,6 @@ function pageInfos(book: Book, blocks: Block[], plan: Plan, pageCount: number): 
 
 function outlineOf(book: Book): OutlineItem[] {
   const items: OutlineItem[] = [{title: 'Contents', id: 'toc', children: []}];
-  const partOfDoc = new Map<string, number>();
-  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOfDoc.set(id, i)));
   const parts = new Map<number, OutlineItem>();
   for (const doc of book.docs) {
     const item: OutlineItem = {
@@ -356,7 +354,7 @@ function outlineOf(book: Book): OutlineItem[] {
       id: doc.fragments.get('') ?? `${doc.id}-title`,
       children: doc.sections.map((s) => ({title: s.number ? `${s.number} ${s.title}` : s.title, id: s.id, children: []})),
     };
-    const partIndex = partOfDoc.get(doc.id);
+    const partIndex = doc.partIndex;
     if (partIndex === undefined) {
       items.push(item);
       continue;

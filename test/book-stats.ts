@@ -1,8 +1,8 @@
-/** Counts what a manuscript contains, for the manuscript's own checks and for `book check --stats`. */
+/** Counts what a manuscript contains, for the manuscript's own tests (test/manuscript.test.ts). */
 import type {Element} from 'hast';
-import {visit, SKIP} from '../util/visit.ts';
-import type {Book} from '../model.ts';
-import {hasClass} from '../util/hast.ts';
+import {visit, SKIP} from '../pipeline/util/visit.ts';
+import type {Book} from '../pipeline/model.ts';
+import {hasClass} from '../pipeline/util/hast.ts';
 
 export interface DocStats {
   id: string;
