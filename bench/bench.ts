@@ -271,8 +271,8 @@ function render(info: Info, book: GeneratedBook, samples: Map<string, Sample[]>,
       `${stages(name, list)}; build() ${s(inProcess(name))}; process start + imports ${s(wall(name) - inProcess(name))}`);
   };
   ourRow('ours: EPUB', 'ours-epub', ['load', 'epub', 'write']);
-  ourRow('ours: PDF', 'ours-pdf', ['load', 'pdf', 'write']);
-  ourRow('ours: EPUB + PDF', 'ours-both', ['load', 'pdf', 'epub', 'write']);
+  ourRow('ours: PDF', 'ours-pdf', ['load', 'paginate', 'pdf', 'write']);
+  ourRow('ours: EPUB + PDF', 'ours-both', ['load', 'paginate', 'pdf', 'epub', 'write']);
   if (hasPandoc) {
     const p = (label: string, name: string, note: string) => {
       if (get(name).length === 0) return;

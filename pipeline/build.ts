@@ -1,5 +1,6 @@
 /**
- * The one place that sequences the stages: load → (pure stages) → targets → atomic write.
+ * The one place that sequences the stages: load (a reader's BookSource, assembled into the
+ * Book) → paginate → targets (the EPUB packaged while Chrome prints) → atomic write.
  */
 import path from 'node:path';
 import fs from 'node:fs/promises';
@@ -7,18 +8,19 @@ import {fileURLToPath} from 'node:url';
 import {VFile} from 'vfile';
 import {loadBook, hasErrors} from './stages/load.ts';
 import {blocksOutputs} from './stages/placeholder.ts';
-import {renderEpub, EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT, type EpubTemplates, type PageMarks} from './targets/epub/index.ts';
-import {printImageBounds} from './targets/pdf/html.ts';
 import {ScaleAhead, type ScaleMemo} from './stages/scale.ts';
 import type {BookConfig} from './config/schema.ts';
+import {epubTarget, pdfTarget, type Target} from './targets/index.ts';
 import type {PdfResult} from './targets/pdf/index.ts';
+
+type PrintedPdf = PdfResult & {cached?: boolean};
 import {writeOutputsAtomically, checkOutputFolder} from './io/output.ts';
-import type {Asset, Book} from './model.ts';
+import type {Asset, Book, PagePlan} from './model.ts';
 import type {BuildCache, CacheReport} from './cache/index.ts';
 
 export const TEMPLATES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'templates');
 
-export type Target = 'epub' | 'pdf';
+export type {Target};
 
 export interface BuildOptions {
   manuscript: string;
@@ -71,12 +73,14 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
   }
 
   async function buildStages(): Promise<BuildResult> {
+    const wantEpub = options.targets.includes('epub');
+    const wantPdf = options.targets.includes('pdf');
     // New images start being scaled for the targets while the rest of the book loads.
     let ahead: ScaleAhead | undefined;
     const onFreshImage = options.checkOnly ? undefined : (asset: Asset, config: BookConfig) => {
       ahead ??= new ScaleAhead([
-        ...(options.targets.includes('epub') ? [{maxWidth: EPUB_MAX_IMAGE_WIDTH, maxHeight: EPUB_MAX_IMAGE_HEIGHT}] : []),
-        ...(options.targets.includes('pdf') ? [printImageBounds(config.print)] : []),
+        ...(wantEpub ? [epubTarget.imageBounds(config)] : []),
+        ...(wantPdf ? [pdfTarget.imageBounds(config)] : []),
       ], cache?.scale);
       ahead.start(asset);
     };
@@ -100,48 +104,33 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
     const slug = slugOf(book.config.title);
     const outputs = new Map<string, Uint8Array>();
     const cached = new Set<string>();
-    let pdf: PdfResult | undefined;
-    // Without Chrome the EPUB is still built and written; the missing browser is reported after.
-    let pdfError: Error | undefined;
-    const wantEpub = options.targets.includes('epub');
-    const epubTemplates = wantEpub ? await readEpubTemplates(templatesDir) : undefined;
-    const packageEpub = async (pages: PageMarks | undefined): Promise<{bytes: Uint8Array; cached: boolean}> => {
+    const epubTemplates = wantEpub ? await epubTarget.templates(templatesDir) : undefined;
+    const packageEpub = async (pages: PagePlan | undefined): Promise<{bytes: Uint8Array; cached: boolean}> => {
       const memo = scale();
-      const render = () => renderEpub(book, epubTemplates!, {
+      const render = () => epubTarget.render(book, epubTemplates!, {
         sourceDateEpoch: epoch, ...(pages ? {pages} : {}), ...(cache ? {zip: cache.zip, xhtml: cache.xhtml} : {}), ...(memo ? {scale: memo} : {}),
       });
       return cache ? cache.epub(book, {sourceDateEpoch: epoch, pages}, render) : {bytes: await render(), cached: false};
     };
-    // The EPUB's page list needs the print page numbers, which the PDF knows after its layout
-    // pass: the EPUB is packaged then, in this thread, while Chrome prints the final pass.
-    let early: {pages: PageMarks; result: Promise<{bytes: Uint8Array; cached: boolean}>} | undefined;
-    if (options.targets.includes('pdf')) {
-      pdf = await stage('pdf', async () => {
-        // Loaded when needed: Puppeteer takes half a second to import, and EPUB-only builds skip it.
-        const memo = scale();
-        const render = async () => (await import('./targets/pdf/index.ts')).renderPdf(book, {
-          templates: templatesDir, sourceDateEpoch: epoch, ...(memo ? {scale: memo} : {}),
-          ...(wantEpub ? {
-            onPlan: (plan: PageMarks) => {
-              const result = packageEpub(plan);
-              result.catch(() => {});
-              early = {pages: plan, result};
-            },
-          } : {}),
-        });
-        if (!cache) return render();
-        const {result, cached: reused} = await cache.pdf(book, {sourceDateEpoch: epoch}, render);
-        if (reused) {
-          cached.add(`${slug}.pdf`);
-          details.pdf = 'unchanged, from the cache';
-        }
-        return result;
+    // The PDF: paginate, then the final pass. The EPUB's page list needs the plan, which the
+    // paginate step gives: the EPUB is packaged then, in this thread, while Chrome prints.
+    let pdf: PrintedPdf | undefined;
+    let packaging: Promise<{bytes: Uint8Array; cached: boolean}> | undefined;
+    // Without Chrome the EPUB is still built and written; the missing browser is reported after.
+    let pdfError: Error | undefined;
+    if (wantPdf) {
+      pdf = await printBook(book, epoch, scale(), (pages) => {
+        if (!wantEpub) return;
+        packaging = packageEpub(pages);
+        packaging.catch(() => {});
       }).catch((error: unknown) => {
         // By name: the browser module is loaded lazily, only for PDF builds.
         if (!(error instanceof Error) || error.constructor.name !== 'ChromeNotFoundError') throw error;
         pdfError = error;
         return undefined;
       });
+      if (pdf?.replanned) packaging = undefined; // packaged again below, with the pages as printed
+      if (pdf?.cached) cached.add(`${slug}.pdf`);
       if (pdf) outputs.set(`${slug}.pdf`, pdf.bytes);
       if (pdf && pdf.refused.length > 0) {
         // Nothing the sanitiser lets through asks for other files or URLs; if the print page did, say so.
@@ -153,12 +142,9 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       }
     }
     if (wantEpub) {
-      const pages = pdf ? {marks: pdf.pageMarks, folios: pdf.folios} : undefined;
       const bytes = await stage('epub', async () => {
-        // Packaged during the PDF's final pass, if with the plan the PDF ended with (renderPdf
-        // returns the very objects it gave onPlan; a second layout gives new ones).
-        const during = early && pdf && early.pages.marks === pdf.pageMarks && early.pages.folios === pdf.folios ? early : undefined;
-        const packaged = during ? await during.result : await packageEpub(pages);
+        const during = packaging;
+        const packaged = await (during ?? packageEpub(pdf?.pages));
         const xhtml = cache?.report.xhtml;
         const remembered = xhtml && xhtml.hits > 0 ? `${xhtml.hits} of ${xhtml.hits + xhtml.misses} documents from the cache` : undefined;
         if (packaged.cached) {
@@ -181,20 +167,35 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       })),
     };
   }
+
+  /** The print PDF (the cache's when nothing it is made from changed); `onPlan` hears the paginate step's plan. */
+  async function printBook(book: Book, epoch: number, scaleMemo: ScaleMemo | undefined, onPlan: (pages: PagePlan) => void): Promise<PrintedPdf> {
+    const reused = cache ? await cache.pdfLookup(book, epoch) : undefined;
+    if (reused) {
+      return stage('pdf', async () => {
+        details.pdf = 'unchanged, from the cache';
+        return {...reused, cached: true};
+      });
+    }
+    const printer = await pdfTarget.open(book, {templates: templatesDir, sourceDateEpoch: epoch, ...(scaleMemo ? {scale: scaleMemo} : {})});
+    try {
+      const layout = await stage('paginate', () => printer.paginate());
+      onPlan(layout.pages);
+      const result = await stage('pdf', () => printer.render(layout));
+      await cache?.pdfStore(book, epoch, result);
+      return result;
+    } finally {
+      await printer.close();
+    }
+  }
 }
 
 export function slugOf(title: string): string {
   return title.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'book';
 }
 
-export async function readEpubTemplates(templates = TEMPLATES): Promise<EpubTemplates> {
-  const read = (name: string) => fs.readFile(path.join(templates, 'epub', name), 'utf8');
-  const hljs = await fs.readFile(fileURLToPath(import.meta.resolve('highlight.js/styles/a11y-light.css')), 'utf8');
-  return {
-    contentOpf: await read('content.opf.ejs'),
-    nav: await read('nav.xhtml.ejs'),
-    ncx: await read('toc.ncx.ejs'),
-    chapter: await read('chapter.xhtml.ejs'),
-    css: `${await read('style.css')}\n/* Code highlighting: highlight.js a11y-light (WCAG AA contrast) */\n${hljs}`,
-  };
+
+/** The EPUB templates of a templates folder (default: the pipeline's own). */
+export function readEpubTemplates(templates = TEMPLATES): ReturnType<typeof epubTarget.templates> {
+  return epubTarget.templates(templates);
 }

@@ -101,6 +101,17 @@ export interface Book {
   index: IndexEntry[];
 }
 
+/**
+ * Where the print edition's pages fall, from the paginate step (targets/pdf/paginate.ts): the
+ * PDF prints with it and the EPUB's page list and page references are made from it.
+ */
+export interface PagePlan {
+  /** In reading order: the printed folio of each page and the id of the first block on it. */
+  marks: {label: string; id: string}[];
+  /** Printed folio of every measured id (TOC entries, index references, page references). */
+  folios: Map<string, string>;
+}
+
 /** Inputs that are not in the manuscript. */
 export interface BuildContext {
   /** Seconds since the epoch; the only source of time in the pipeline. */

@@ -16,6 +16,7 @@ export interface Progress {
 
 const LABELS: Record<string, string> = {
   load: 'read and parse the manuscript',
+  paginate: 'lay out the print pages',
   pdf: 'print the PDF',
   epub: 'package the EPUB',
   write: 'write the outputs',

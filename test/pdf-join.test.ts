@@ -185,7 +185,7 @@ describe('the final pass in pieces', () => {
       const layout = printDocument(book, css, {probe: true});
       plan = planPages(layout.blocks, measured(layout, [await print(layout.pieces[0]!, false)]), new Set(layout.blockChildIds));
       const rectoStarts = new Set([...plan.blockStart].filter(([, page]) => page % 2 === 1).map(([id]) => id));
-      const final = {folios: plan.folios, blanksBefore: plan.blanksBefore};
+      const final = {folios: plan.pages.folios, blanksBefore: plan.blanksBefore};
       split = printDocument(book, css, {...final, pieces: FINAL_PIECES, rectoStarts});
       const [one, ...pieces] = await Promise.all([print(printDocument(book, css, final).pieces[0]!, true), ...split.pieces.map((html) => print(html, true))]);
       whole = one!;

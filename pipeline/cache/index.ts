@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {createHash} from 'node:crypto';
-import type {Book, Doc} from '../model.ts';
+import type {Book, Doc, PagePlan} from '../model.ts';
 import type {AssembleHooks} from '../stages/assemble.ts';
 import type {PdfResult} from '../targets/pdf/index.ts';
 import {CacheStore, DEFAULT_CACHE_DIR, DEFAULT_MAX_BYTES} from './store.ts';
@@ -221,37 +221,40 @@ export class BuildCache {
     return {bytes, cached: false};
   }
 
-  /** The PDF and its page plan: the previous build's when nothing it is made from changed. */
-  async pdf(book: Book, parts: {sourceDateEpoch: number}, render: () => Promise<PdfResult>): Promise<{result: PdfResult; cached: boolean}> {
-    const digest = bookDigest(book);
-    const key = digest && hashOf('pdf-1', this.pipeline, parts.sourceDateEpoch, digest, await printEnvironment());
+  /** The PDF and its page plan from an earlier build, when nothing it is made from changed. */
+  async pdfLookup(book: Book, sourceDateEpoch: number): Promise<PdfResult | undefined> {
+    const key = await this.pdfKey(book, sourceDateEpoch);
     const meta = key ? this.store.read('pdf-meta', key) : undefined;
     const bytes = meta && key ? this.store.read('pdf', key) : undefined;
-    if (meta && bytes) {
-      try {
-        const saved = JSON.parse(meta.toString('utf8')) as {pageCount: number; pageMarks: PdfResult['pageMarks']; folios: [string, string][]; refused: string[]; mismatches: string[]; size: number};
-        if (saved.size === bytes.length) {
-          this.report.pdf = 'hit';
-          return {
-            cached: true,
-            result: {
-              bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), pageCount: saved.pageCount,
-              pageMarks: saved.pageMarks, folios: new Map(saved.folios), timings: {}, refused: saved.refused, mismatches: saved.mismatches,
-            },
-          };
-        }
-      } catch {}
-    }
     this.report.pdf = 'miss';
-    const result = await render();
-    if (key) {
-      this.store.write('pdf', key, result.bytes);
-      this.store.write('pdf-meta', key, JSON.stringify({
-        pageCount: result.pageCount, pageMarks: result.pageMarks, folios: [...result.folios], refused: result.refused,
-        mismatches: result.mismatches, size: result.bytes.length,
-      }));
+    if (!meta || !bytes) return undefined;
+    try {
+      const saved = JSON.parse(meta.toString('utf8')) as {pageCount: number; marks: PagePlan['marks']; folios: [string, string][]; refused: string[]; mismatches: string[]; size: number};
+      if (saved.size !== bytes.length) return undefined;
+      this.report.pdf = 'hit';
+      return {
+        bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), pageCount: saved.pageCount,
+        pages: {marks: saved.marks, folios: new Map(saved.folios)}, replanned: false, timings: {}, refused: saved.refused, mismatches: saved.mismatches,
+      };
+    } catch {
+      return undefined;
     }
-    return {result, cached: false};
+  }
+
+  /** Keeps a PDF just printed for the next build (`pdfLookup`). */
+  async pdfStore(book: Book, sourceDateEpoch: number, result: PdfResult): Promise<void> {
+    const key = await this.pdfKey(book, sourceDateEpoch);
+    if (!key) return;
+    this.store.write('pdf', key, result.bytes);
+    this.store.write('pdf-meta', key, JSON.stringify({
+      pageCount: result.pageCount, marks: result.pages.marks, folios: [...result.pages.folios], refused: result.refused,
+      mismatches: result.mismatches, size: result.bytes.length,
+    }));
+  }
+
+  private async pdfKey(book: Book, sourceDateEpoch: number): Promise<string | undefined> {
+    const digest = bookDigest(book);
+    return digest ? hashOf('pdf-2', this.pipeline, sourceDateEpoch, digest, await printEnvironment()) : undefined;
   }
 
   /** Saves what grew during the build and keeps the folder under its size limit. */

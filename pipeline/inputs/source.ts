@@ -6,6 +6,7 @@ import {VFile} from 'vfile';
 import {parse as parseYaml} from 'yaml';
 import type {BookConfig} from '../config/schema.ts';
 import type {DocKind} from '../model.ts';
+import {roman} from '../util/roman.ts';
 
 /**
  * How the Markdown stage reads a dialect. Our manuscripts use every extension; an mdBook
@@ -92,11 +93,9 @@ export interface ReadResult {
   files: VFile[];
 }
 
-const ROMAN = ['I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'VIII', 'IX', 'X', 'XI', 'XII', 'XIII', 'XIV', 'XV'];
-
 /** "Part I", "Part II" … for the part at `index` (0-based). */
 export function partLabel(index: number): string {
-  return `Part ${ROMAN[index] ?? index + 1}`;
+  return `Part ${roman(index + 1).toUpperCase()}`;
 }
 
 /** `front-preface` from `front/preface.md`: the id of a document named after its file. */

@@ -6,7 +6,7 @@
  */
 import {createHash} from 'node:crypto';
 import pMap from 'p-map';
-import type {Asset} from '../model.ts';
+import type {Asset, Book} from '../model.ts';
 
 /** Remembers scaled images by their input (a build cache keeps them between builds). */
 export type ScaleMemo = (asset: Asset, maxWidth: number, maxHeight: number, scale: () => Promise<Asset>) => Promise<Asset>;
@@ -16,6 +16,17 @@ export async function scaleAssets(assets: Map<string, Asset>, maxWidth: number, 
   // p-map keeps the order of `assets` whatever the order of completion.
   const scaled = await pMap(assets, ([, asset]) => scaleAsset(asset, maxWidth, maxHeight, memo), {concurrency: 4});
   return new Map([...assets.keys()].map((key, i) => [key, scaled[i]!]));
+}
+
+/** The book with every image (cover and part images too) at most `maxWidth` × `maxHeight`: what a target renders from. */
+export async function scaledBook(book: Book, maxWidth: number, maxHeight: number, memo?: ScaleMemo): Promise<Book> {
+  const assets = await scaleAssets(book.assets, maxWidth, maxHeight, memo);
+  const scaled = (asset: Asset) => assets.get(asset.path) ?? asset;
+  return {
+    ...book, assets,
+    ...(book.cover ? {cover: scaled(book.cover)} : {}),
+    parts: book.parts.map((part) => ({...part, ...(part.image ? {image: scaled(part.image)} : {})})),
+  };
 }
 
 export async function scaleAsset(asset: Asset, maxWidth: number, maxHeight: number, memo?: ScaleMemo): Promise<Asset> {

@@ -5,18 +5,22 @@
  * writes is normalised afterwards (fixed order and timestamps) for byte-identical builds.
  */
 import {createHash} from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
 import type {Element, Root, ElementContent} from 'hast';
 import {h} from 'hastscript';
 import {visit} from '../../util/visit.ts';
 import {createRequire} from 'node:module';
 import type {EPub as EPubClass} from 'epub-gen-memory';
 import ejs from 'ejs';
-import type {Asset, Book, Doc} from '../../model.ts';
-import {scaleAssets, type ScaleMemo} from '../../stages/scale.ts';
+import type {Asset, Book, Doc, PagePlan} from '../../model.ts';
+import {scaledBook, type ScaleMemo} from '../../stages/scale.ts';
 import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, semanticsOf} from '../pages.ts';
 import {normaliseEntries, type ZipFunction} from './zip.ts';
 import {sizeImage} from '../../stages/media.ts';
+import {romanValue} from '../../util/roman.ts';
 
 // epub-gen-memory is CommonJS; require() gives the same class under tsx, vitest and node.
 const {EPub} = createRequire(import.meta.url)('epub-gen-memory') as {EPub: typeof EPubClass};
@@ -27,14 +31,6 @@ export interface EpubTemplates {
   ncx: string;
   chapter: string;
   css: string;
-}
-
-/** Print page numbers for the page list: id of an element → printed folio. */
-export interface PageMarks {
-  /** Marks in reading order: the page label and the id of the first element on that page. */
-  marks: {label: string; id: string}[];
-  /** Printed folio of ids (index references, page references). */
-  folios?: Map<string, string>;
 }
 
 interface EpubDoc {
@@ -79,18 +75,25 @@ export interface XhtmlMemo {
   used?(remembered: boolean): void;
 }
 
+/** The EPUB templates of a templates folder, with the code-highlighting style. */
+export async function readEpubTemplates(templates: string): Promise<EpubTemplates> {
+  const read = (name: string) => fs.readFile(path.join(templates, 'epub', name), 'utf8');
+  const hljs = await fs.readFile(fileURLToPath(import.meta.resolve('highlight.js/styles/a11y-light.css')), 'utf8');
+  return {
+    contentOpf: await read('content.opf.ejs'),
+    nav: await read('nav.xhtml.ejs'),
+    ncx: await read('toc.ncx.ejs'),
+    chapter: await read('chapter.xhtml.ejs'),
+    css: `${await read('style.css')}\n/* Code highlighting: highlight.js a11y-light (WCAG AA contrast) */\n${hljs}`,
+  };
+}
+
 /** Widest raster image in the EPUB: enough for tablets, far below print resolution. */
 export const EPUB_MAX_IMAGE_WIDTH = 1600;
 export const EPUB_MAX_IMAGE_HEIGHT = EPUB_MAX_IMAGE_WIDTH * 1.5;
 
-export async function renderEpub(original: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PageMarks; zip?: ZipFunction; scale?: ScaleMemo; xhtml?: XhtmlMemo}): Promise<Uint8Array> {
-  const assets = await scaleAssets(original.assets, EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT, options.scale);
-  const scaled = (asset: Asset | undefined) => (asset ? assets.get(asset.path) ?? asset : undefined);
-  const book: Book = {
-    ...original, assets,
-    ...(original.cover ? {cover: scaled(original.cover)!} : {}),
-    parts: original.parts.map((part) => ({...part, ...(part.image ? {image: scaled(part.image)!} : {})})),
-  };
+export async function renderEpub(original: Book, templates: EpubTemplates, options: {sourceDateEpoch: number; pages?: PagePlan; zip?: ZipFunction; scale?: ScaleMemo; xhtml?: XhtmlMemo}): Promise<Uint8Array> {
+  const book = await scaledBook(original, EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT, options.scale);
   const {config} = book;
   const lang = config.language;
   const fileOf = (docId: string) => `${docId}.xhtml`;
@@ -355,7 +358,7 @@ export async function renderEpub(original: Book, templates: EpubTemplates, optio
  * point into: the language, the print page numbers (page-break markers, page references) and
  * the images (names and sizes). Hashed, for XhtmlMemo.
  */
-function contextOf(lang: string, pages: PageMarks | undefined, assets: Map<string, Asset>): string {
+function contextOf(lang: string, pages: PagePlan | undefined, assets: Map<string, Asset>): string {
   return createHash('sha256').update(JSON.stringify([
     'epub-doc-1', lang, pages?.marks ?? null, pages?.folios ? [...pages.folios] : null,
     [...assets].map(([key, a]) => [key, a.name, a.width ?? null, a.height ?? null]),
@@ -367,17 +370,6 @@ interface JSZipLike {
   file: (name: string, data?: unknown) => unknown;
   remove: (name: string) => void;
   forEach: (callback: (name: string, file: {dir: boolean; async: (type: 'uint8array') => Promise<Uint8Array>}) => void) => void;
-}
-
-function romanValue(label: string): number {
-  const values: Record<string, number> = {i: 1, v: 5, x: 10, l: 50, c: 100, d: 500, m: 1000};
-  let total = 0;
-  for (let i = 0; i < label.length; i++) {
-    const value = values[label[i]!] ?? 0;
-    const next = values[label[i + 1] ?? ''] ?? 0;
-    total += value < next ? -value : value;
-  }
-  return total;
 }
 
 function wrapDocument(doc: EpubDoc, lang: string): string {

@@ -244,17 +244,37 @@ ${config.subjects.length ? `   <pdf:Keywords>${esc(config.subjects.join(', '))}<
 
 /**
  * Chrome names tagged elements that need an id (table cells, for their headers) after its DOM
- * node counter, `node00017668`, which depends on everything the page did before: a print after
- * another, or work that timing decides. They are renamed by rank (`node00000001`, …), so the
- * names keep their order (the ID tree stays sorted) and the same document gets the same names.
+ * node counter, `node00017668`, which depends on everything the page did before (a print after
+ * another) and even on timing: two prints of one table have given its two header cells their
+ * numbers in either order. They are renamed in reading order (the order of the structure tree:
+ * `node00000001`, …), so the same document gets the same names, and the ID tree is rewritten
+ * sorted by the new names.
  */
 export function renumberStructureIds(doc: PDFDocument): void {
+  const NODE = /^node\d+$/;
+  const nameOf = (value: unknown) => (value instanceof PDFString || value instanceof PDFHexString ? value.decodeText() : undefined);
+  // The new names, in the order the structure tree holds the elements that have them.
+  const renamed = new Map<string, string>();
+  const root = doc.catalog.lookup(PDFName.of('StructTreeRoot'));
+  const seen = new Set<PDFDict>();
+  const walk = (value: unknown): void => {
+    const object = value instanceof PDFRef ? doc.context.lookup(value) : value;
+    if (object instanceof PDFArray) {
+      for (let i = 0; i < object.size(); i++) walk(object.get(i));
+    } else if (object instanceof PDFDict && !seen.has(object)) {
+      seen.add(object);
+      const id = nameOf(object.get(PDFName.of('ID')));
+      if (id && NODE.test(id) && !renamed.has(id)) renamed.set(id, '');
+      walk(object.get(PDFName.of('K')));
+    }
+  };
+  if (root instanceof PDFDict) walk(root.get(PDFName.of('K')));
   // Every place that holds such a name, with a way to put another there.
-  const found: {n: number; put: (name: string) => void}[] = [];
+  const found: {name: string; put: (name: string) => void}[] = [];
   const visit = (value: unknown, put: (next: PDFString) => void) => {
-    if (value instanceof PDFString || value instanceof PDFHexString) {
-      const match = /^node(\d+)$/.exec(value.decodeText());
-      if (match) found.push({n: Number(match[1]), put: (name) => put(PDFString.of(name))});
+    const name = nameOf(value);
+    if (name !== undefined) {
+      if (NODE.test(name)) found.push({name, put: (next) => put(PDFString.of(next))});
     } else if (value instanceof PDFDict) {
       for (const [key, entry] of value.entries()) visit(entry, (next) => value.set(key, next));
     } else if (value instanceof PDFArray) {
@@ -263,8 +283,35 @@ export function renumberStructureIds(doc: PDFDocument): void {
   };
   // Streams (page content, images, fonts) are left alone: only their dictionaries are looked at.
   for (const [, object] of doc.context.enumerateIndirectObjects()) visit(object instanceof PDFStream ? object.dict : object, () => {});
-  const ranks = [...new Set(found.map((f) => f.n))].sort((a, b) => a - b);
-  const width = Math.max(8, String(ranks.length).length);
-  const rank = new Map(ranks.map((n, i) => [n, `node${String(i + 1).padStart(width, '0')}`]));
-  for (const {n, put} of found) put(rank.get(n)!);
+  // Names the tree does not hold (a header cell referred to but not tagged) follow, by Chrome's number.
+  for (const name of [...new Set(found.map((f) => f.name))].sort((x, y) => Number(x.slice(4)) - Number(y.slice(4)))) if (!renamed.has(name)) renamed.set(name, '');
+  const width = Math.max(8, String(renamed.size).length);
+  [...renamed.keys()].forEach((name, i) => renamed.set(name, `node${String(i + 1).padStart(width, '0')}`));
+  for (const {name, put} of found) put(renamed.get(name)!);
+  if (root instanceof PDFDict) sortIdTree(doc, root);
+}
+
+/** The ID tree as one sorted leaf (name trees must be sorted by key). */
+function sortIdTree(doc: PDFDocument, root: PDFDict): void {
+  const tree = root.lookup(PDFName.of('IDTree'));
+  if (!(tree instanceof PDFDict)) return;
+  const pairs: [string, unknown][] = [];
+  const collect = (node: PDFDict) => {
+    const names = node.lookup(PDFName.of('Names'));
+    if (names instanceof PDFArray) for (let i = 0; i + 1 < names.size(); i += 2) pairs.push([(names.lookup(i) as PDFString).decodeText(), names.get(i + 1)]);
+    const kids = node.lookup(PDFName.of('Kids'));
+    if (kids instanceof PDFArray) {
+      for (let i = 0; i < kids.size(); i++) {
+        const ref = kids.get(i);
+        const kid = doc.context.lookup(ref);
+        if (kid instanceof PDFDict) collect(kid);
+        if (ref instanceof PDFRef) doc.context.delete(ref);
+      }
+    }
+  };
+  collect(tree);
+  pairs.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  tree.delete(PDFName.of('Kids'));
+  tree.delete(PDFName.of('Limits'));
+  tree.set(PDFName.of('Names'), doc.context.obj(pairs.flatMap(([name, value]) => [PDFString.of(name), value as PDFRef])));
 }

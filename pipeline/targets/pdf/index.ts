@@ -1,10 +1,13 @@
 /**
- * The print PDF target: two Chrome passes and a pdf-lib finish.
- * Pass 1 prints with placeholder page numbers and records where every needed id lands
- * (`/Dests`). Chapter lengths do not change when blank pages are added before rectos,
- * so every final page number is computed at once; pass 2 prints with them filled in. Both
- * passes print the book in pieces side by side (every top-level block starts a page); the final
- * pass's pieces start on right-hand pages and are joined into one tagged PDF (`join.ts`).
+ * The print PDF target: the paginate step's layout (paginate.ts), a final Chrome pass with the
+ * page numbers filled in, and a pdf-lib finish. Both passes print the book in pieces side by
+ * side (every top-level block starts a page); the final pass's pieces start on right-hand pages
+ * and are joined into one tagged PDF (`join.ts`).
+ *
+ *   const printer = openPrinter(book, options);
+ *   const layout = await printer.paginate();   // layout.pages: the PagePlan the EPUB uses too
+ *   const pdf = await printer.render(layout);  // pdf.replanned: laid out again, pdf.pages new
+ *   await printer.close();
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,26 +15,29 @@ import {createRequire} from 'node:module';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import {PDFDocument} from 'pdf-lib';
-import type {Asset, Book} from '../../model.ts';
-import {scaleAssets, type ScaleMemo} from '../../stages/scale.ts';
-import {printDocument, printImageBounds, type Block, type PrintDocument} from './html.ts';
-import {openBrowser, type Resources} from './chrome.ts';
-import {readDestinations, type Destination} from './read.ts';
+import type {Asset, Book, PagePlan} from '../../model.ts';
+import {scaledBook, type ScaleMemo} from '../../stages/scale.ts';
+import {printDocument, printImageBounds, type Block} from './html.ts';
+import {openBrowser, type PrintSession, type Resources} from './chrome.ts';
+import {readDestinations} from './read.ts';
 import {finishPdf, READ, type PageInfo, type OutlineItem} from './finish.ts';
 import {joinPrints, linkAcross} from './join.ts';
+import {paginate, placeholderOf, folioOf, type PageLayout, type PrintPass} from './paginate.ts';
+
+export {LAYOUT_PIECES, joinLayoutDestinations, measured, planPages, placeholderOf, type PageLayout} from './paginate.ts';
 
 const require = createRequire(import.meta.url);
 
 export interface PdfResult {
   bytes: Uint8Array;
   pageCount: number;
-  /** Printed folio and the id of the first block that starts on that page, in order. */
-  pageMarks: {label: string; id: string}[];
-  /** Folio of every measured id (TOC entries, index references). */
-  folios: Map<string, string>;
+  /** The pages as printed: the layout's plan, or a new one when `replanned`. */
+  pages: PagePlan;
+  /** The final pass found a chapter where the layout did not put it and the book was laid out again (with its images). */
+  replanned: boolean;
   timings: Record<string, number>;
   refused: string[];
-  /** Pass-2 check: chapter starts that did not land where predicted. */
+  /** Final-pass check: chapter starts that did not land where predicted. */
   mismatches: string[];
 }
 
@@ -40,17 +46,20 @@ export interface PdfOptions {
   sourceDateEpoch: number;
   timeoutMs?: number;
   log?: (message: string) => void;
-  /**
-   * Called with the page plan once the layout pass has been read, before the final pass: the
-   * folios it gives are the ones the PDF ends with (unless the final pass finds that a chapter
-   * moved, and the layout is measured again: then it is called again). The result's
-   * `pageMarks` and `folios` are the very objects of the last call.
-   */
-  onPlan?: (plan: {marks: {label: string; id: string}[]; folios: Map<string, string>}) => void;
   /** Scaled images remembered, or scaled ahead (`printImageBounds` gives the bounds asked for). */
   scale?: ScaleMemo;
   /** Keep Chrome's soft hyphens in the text layer (soft-hyphens.ts): only to compare with, in tests. */
   keepSoftHyphens?: boolean;
+}
+
+/** One book's print: Chrome started, the images scaled to print resolution. */
+export interface Printer {
+  /** The paginate step: lays the book out (images as placeholders unless told) and plans its pages. */
+  paginate(options?: {placeholders?: boolean}): Promise<PageLayout>;
+  /** The final pass with `layout`'s page numbers, joined and finished. */
+  render(layout: PageLayout): Promise<PdfResult>;
+  /** Ends Chrome (also when a step failed); safe to call twice. */
+  close(): Promise<void>;
 }
 
 const FONT_FILES: Record<string, string> = {
@@ -75,11 +84,20 @@ export function printCss(templates: string): string {
   return `${fs.readFileSync(path.join(templates, 'pdf', 'print.css'), 'utf8')}\n${temml}\n${hljs}\n${fs.readFileSync(path.join(templates, 'pdf', 'after.css'), 'utf8')}`;
 }
 
-export async function renderPdf(original: Book, options: PdfOptions): Promise<PdfResult> {
-  let book = original;
-  options = {...options, log: options.log ?? ((message: string) => process.stderr.write(`${message}\n`))};
+/** The whole print at once: paginate, render, close (tests and the bench; build.ts runs the steps itself). */
+export async function renderPdf(book: Book, options: PdfOptions): Promise<PdfResult> {
+  const printer = openPrinter(book, options);
+  try {
+    return await printer.render(await printer.paginate());
+  } finally {
+    await printer.close();
+  }
+}
+
+export function openPrinter(original: Book, options: PdfOptions): Printer {
+  const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const timings: Record<string, number> = {};
-  const time = async <T>(name: string, run: () => Promise<T>) => {
+  const time: Timer = async (name, run) => {
     const start = performance.now();
     try {
       return await run();
@@ -95,102 +113,107 @@ export async function renderPdf(original: Book, options: PdfOptions): Promise<Pd
   const timeoutMs = options.timeoutMs ?? 300_000;
   // Chrome starts while the images are scaled and the first document is made: it is asked for
   // nothing before the first print. (A failure to start is reported where the session is used.)
-  const launching = time('launch', () => openBrowser({get: (pathname) => resources?.get(pathname)}, options.log));
+  const launching = time('launch', () => openBrowser({get: (pathname) => resources?.get(pathname)}, log));
   launching.catch(() => undefined);
-  try {
-    book = await time('scale', () => printResolution(book, options.scale));
+  const scaling = time('scale', async () => {
+    const {maxWidth, maxHeight} = printImageBounds(original.config.print);
+    const book = await scaledBook(original, maxWidth, maxHeight, options.scale);
     resources = printResources(book, () => placeholders);
-    /**
-     * One Chrome pass: the documents printed side by side (one tab each), read with pdf-lib.
-     * Chrome's bytes are dropped once read, and each tab closes as soon as its PDF is back: its
-     * renderer holds the laid-out book (hundreds of MB), and the next pass starts in a fresh one.
-     */
-    const pass = async (name: string, htmls: string[], tagged: boolean): Promise<PDFDocument[]> => {
-      // What the previous steps left behind (documents read, trees built) goes before Chrome
-      // needs its memory: the heap would otherwise grow by hundreds of MB of garbage first.
-      collectGarbage();
-      // Each piece is read as soon as it is printed, while Chrome prints the others.
-      const session = await launching;
-      const docs = await time(name, () => Promise.all(htmls.map(async (html) => PDFDocument.load(await session.print(html, {timeoutMs, tagged}), READ))));
-      await session.release();
-      return docs;
-    };
-    const layout = async (withPlaceholders: boolean) => {
-      placeholders = withPlaceholders;
-      // Pass 1: layout with placeholder numbers, in pieces whose pages follow each other; learn
-      // where everything lands.
-      const first = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES});
-      const dests1 = measured(first, await pass('pass1', first.pieces, false));
-      const plan = planPages(first.blocks, dests1, new Set(first.blockChildIds));
-      options.onPlan?.({marks: plan.pageMarks, folios: plan.folios});
-
-      // Pass 2: the real thing, in pieces that start on right-hand pages, joined with pdf-lib.
-      placeholders = false;
-      const rectoStarts = new Set([...plan.blockStart].filter(([, page]) => page % 2 === 1).map(([id]) => id));
-      const second = printDocument(book, css, {folios: plan.folios, blanksBefore: plan.blanksBefore, pieces: FINAL_PIECES, rectoStarts});
-      const printed = await pass('pass2', second.pieces, true);
-      const mismatches: string[] = [];
-      let offset = 0;
-      printed.forEach((doc, i) => {
-        // Each piece must start where the plan put its first block.
-        const predicted = plan.blockStart.get(second.pieceStarts[i]!);
-        if (predicted !== undefined && predicted !== offset + 1) mismatches.push(`${second.pieceStarts[i]}: predicted ${predicted}, printed ${offset + 1}`);
-        offset += doc.catalog.Pages().Count().asNumber();
-      });
-      const doc2 = await time('join', async () => joinPrints(printed));
-      // Where Chrome placed what the pieces link to within themselves…
-      const recorded = readDestinations(doc2);
-      for (const block of second.blocks) {
-        const predicted = plan.blockStart.get(block.id);
-        const actual = recorded.get(block.id)?.page ?? recorded.get(`${block.id}-title`)?.page;
-        if (predicted !== undefined && actual !== undefined && predicted !== actual) mismatches.push(`${block.id}: predicted ${predicted}, printed ${actual}`);
-      }
-      // …and, from the layout pass, what they link to in another piece.
-      const unplaced = linkAcross(doc2, (id) => plan.places.get(id));
-      if (unplaced.length > 0) options.log?.(`${unplaced.length} link target(s) could not be placed in the PDF (${unplaced.slice(0, 3).join(', ')}); those links do nothing.`);
-      const dests2 = readDestinations(doc2);
-      return {plan, blocks: second.blocks, doc2, dests2, mismatches};
-    };
-    let result: Awaited<ReturnType<typeof layout>> | undefined = await layout(true);
-    if (result.mismatches.length > 0) {
-      // An image whose placeholder laid out differently: measure again with the real images.
-      options.log?.(`Page layout changed between passes (${result.mismatches[0]}); measuring again with images.`);
-      result = undefined; // (its document is not kept through two more prints)
-      result = await layout(false);
-    }
-    // Chrome's part is done: its memory is free for the finish.
+    return book;
+  });
+  scaling.catch(() => undefined);
+  /**
+   * One Chrome pass: the documents printed side by side (one tab each), read with pdf-lib.
+   * Chrome's bytes are dropped once read, and each tab closes as soon as its PDF is back: its
+   * renderer holds the laid-out book (hundreds of MB), and the next pass starts in a fresh one.
+   */
+  const pass = async (name: string, htmls: string[], tagged: boolean): Promise<PDFDocument[]> => {
+    // What the previous steps left behind (documents read, trees built) goes before Chrome
+    // needs its memory: the heap would otherwise grow by hundreds of MB of garbage first.
+    collectGarbage();
+    // Each piece is read as soon as it is printed, while Chrome prints the others.
     const session = await launching;
-    await session.close();
-    const {plan, blocks, doc2, dests2, mismatches} = result;
-    if (mismatches.length > 0) options.log?.(`Page numbers moved between passes (${mismatches.join('; ')}); the table of contents may be off.`);
-
-    const pageCount = doc2.getPageCount();
-    const pages = pageInfos(book, blocks, plan, pageCount);
-    const font = fs.readFileSync(require.resolve('@fontsource/source-sans-3/files/source-sans-3-latin-400-normal.woff'));
-    const bytes = await time('finish', () => finishPdf(doc2, {
-      book, pages, bodyStart: plan.bodyStart - 1, outline: outlineOf(book), destinations: dests2,
-      sourceDateEpoch: options.sourceDateEpoch, font, creator: 'book-pipeline (Markdown → EPUB 3 + print PDF)',
-      ...(options.keepSoftHyphens ? {keepSoftHyphens: true} : {}),
-    }));
-    return {
-      bytes, pageCount, pageMarks: plan.pageMarks, folios: plan.folios, timings,
-      refused: [...session.refused], mismatches,
-    };
-  } finally {
-    await launching.then((session) => session.close(), () => undefined);
-  }
+    const docs = await time(name, () => Promise.all(htmls.map(async (html) => PDFDocument.load(await session.print(html, {timeoutMs, tagged}), READ))));
+    await session.release();
+    return docs;
+  };
+  const laidOut = async (withPlaceholders: boolean): Promise<PageLayout> => {
+    const book = await scaling;
+    placeholders = withPlaceholders;
+    try {
+      return await paginate(book, css, pass, withPlaceholders);
+    } finally {
+      placeholders = false;
+    }
+  };
+  const printer: Printer = {
+    paginate: (paginateOptions) => laidOut(paginateOptions?.placeholders ?? true),
+    async render(layout) {
+      const book = await scaling;
+      let final: FinalPass | undefined = await finalPass(book, css, layout, {pass, time, log});
+      let replanned = false;
+      if (final.mismatches.length > 0 && layout.placeholders) {
+        // An image whose placeholder laid out differently: measure again with the real images.
+        log(`Page layout changed between passes (${final.mismatches[0]}); measuring again with images.`);
+        final = undefined; // (its document is not kept through two more prints)
+        layout = await laidOut(false);
+        final = await finalPass(book, css, layout, {pass, time, log});
+        replanned = true;
+      }
+      // Chrome's part is done: its memory is free for the finish.
+      const session = await launching;
+      await session.close();
+      const {blocks, doc, destinations, mismatches} = final;
+      if (mismatches.length > 0) log(`Page numbers moved between passes (${mismatches.join('; ')}); the table of contents may be off.`);
+      const pageCount = doc.getPageCount();
+      const font = fs.readFileSync(require.resolve('@fontsource/source-sans-3/files/source-sans-3-latin-400-normal.woff'));
+      const bytes = await time('finish', () => finishPdf(doc, {
+        book, pages: pageInfos(book, blocks, layout, pageCount), bodyStart: layout.bodyStart - 1, outline: outlineOf(book), destinations,
+        sourceDateEpoch: options.sourceDateEpoch, font, creator: 'book-pipeline (Markdown → EPUB 3 + print PDF)',
+        ...(options.keepSoftHyphens ? {keepSoftHyphens: true} : {}),
+      }));
+      return {bytes, pageCount, pages: layout.pages, replanned, timings, refused: [...session.refused], mismatches};
+    },
+    close: () => launching.then((session: PrintSession) => session.close(), () => undefined),
+  };
+  return printer;
 }
 
-/** Raster images at about 300 dpi across the text width; larger ones only slow Chrome down. */
-async function printResolution(book: Book, memo?: ScaleMemo): Promise<Book> {
-  const {maxWidth, maxHeight} = printImageBounds(book.config.print);
-  const assets = await scaleAssets(book.assets, maxWidth, maxHeight, memo);
-  const scaled = (asset: Asset | undefined) => (asset ? assets.get(asset.path) ?? asset : undefined);
-  return {
-    ...book, assets,
-    ...(book.cover ? {cover: scaled(book.cover)!} : {}),
-    parts: book.parts.map((part) => ({...part, ...(part.image ? {image: scaled(part.image)!} : {})})),
-  };
+type Timer = <T>(name: string, run: () => Promise<T>) => Promise<T>;
+
+interface FinalPass {
+  blocks: Block[];
+  doc: PDFDocument;
+  destinations: ReturnType<typeof readDestinations>;
+  mismatches: string[];
+}
+
+/** The real thing, in pieces that start on right-hand pages, joined with pdf-lib and checked against the layout. */
+async function finalPass(book: Book, css: string, layout: PageLayout, steps: {pass: PrintPass; time: Timer; log: (message: string) => void}): Promise<FinalPass> {
+  const {pass, time, log} = steps;
+  const rectoStarts = new Set([...layout.blockStart].filter(([, page]) => page % 2 === 1).map(([id]) => id));
+  const second = printDocument(book, css, {folios: layout.pages.folios, blanksBefore: layout.blanksBefore, pieces: FINAL_PIECES, rectoStarts});
+  const printed = await pass('pass2', second.pieces, true);
+  const mismatches: string[] = [];
+  let offset = 0;
+  printed.forEach((doc, i) => {
+    // Each piece must start where the plan put its first block.
+    const predicted = layout.blockStart.get(second.pieceStarts[i]!);
+    if (predicted !== undefined && predicted !== offset + 1) mismatches.push(`${second.pieceStarts[i]}: predicted ${predicted}, printed ${offset + 1}`);
+    offset += doc.catalog.Pages().Count().asNumber();
+  });
+  const doc = await time('join', async () => joinPrints(printed));
+  // Where Chrome placed what the pieces link to within themselves…
+  const recorded = readDestinations(doc);
+  for (const block of second.blocks) {
+    const predicted = layout.blockStart.get(block.id);
+    const actual = recorded.get(block.id)?.page ?? recorded.get(`${block.id}-title`)?.page;
+    if (predicted !== undefined && actual !== undefined && predicted !== actual) mismatches.push(`${block.id}: predicted ${predicted}, printed ${actual}`);
+  }
+  // …and, from the layout pass, what they link to in another piece.
+  const unplaced = linkAcross(doc, (id) => layout.places.get(id));
+  if (unplaced.length > 0) log(`${unplaced.length} link target(s) could not be placed in the PDF (${unplaced.slice(0, 3).join(', ')}); those links do nothing.`);
+  return {blocks: second.blocks, doc, destinations: readDestinations(doc), mismatches};
 }
 
 /** What Chrome may load for the print document: the book's images (or their placeholders) and our fonts. */
@@ -213,116 +236,12 @@ export function printResources(book: Book, placeholders: () => boolean): Resourc
 }
 
 /**
- * How many documents the layout pass prints at once. Chrome lays out and prints one document on
- * about one core; two pieces use both of a small machine's cores and need no more memory than
- * the whole book in one (the layout pass paints nothing but its probe links).
- */
-export const LAYOUT_PIECES = 2;
-
-/**
  * How many documents the final pass prints at once: the same reasoning, with the tag tree. The
  * pieces start on right-hand pages and are joined by `joinPrints`.
  */
 export const FINAL_PIECES = 2;
 
-/**
- * The destinations of the layout pass's pieces as if they had been printed as one document:
- * each piece's pages are those before its probe, and the next piece's pages follow.
- */
-export function joinLayoutDestinations(pieces: Map<string, Destination>[]): Map<string, Destination> {
-  const joined = new Map<string, Destination>();
-  let offset = 0;
-  for (const dests of pieces) {
-    const probe = dests.get('page-probe');
-    if (!probe) throw new Error('Chrome could not lay out the print document (the page probe is missing from the first pass); run with --debug');
-    for (const [id, dest] of dests) if (id !== 'page-probe' && dest.page < probe.page) joined.set(id, {...dest, page: dest.page + offset});
-    offset += probe.page - 1;
-  }
-  return joined;
-}
-
-/** Where the layout pass (printed as `layout`'s pieces) put every id it measured. */
-export function measured(layout: PrintDocument, docs: PDFDocument[]): Map<string, Destination> {
-  const dests = joinLayoutDestinations(docs.map(readDestinations));
-  // Chrome occasionally records no destination for an inline anchor: use its block's.
-  for (const id of layout.measuredIds) {
-    const block = layout.enclosingBlock.get(id);
-    const fallback = block ? dests.get(block) : undefined;
-    if (!dests.has(id) && fallback) dests.set(id, fallback);
-  }
-  if (!layout.blocks.every((block) => dests.has(block.id))) {
-    throw new Error('Chrome could not lay out the print document (a block is missing from the first pass); run with --debug');
-  }
-  return dests;
-}
-
-/** An empty SVG with the image's intrinsic size, for the layout pass. */
-export function placeholderOf(asset: Asset): string {
-  if (asset.mediaType === 'image/svg+xml') {
-    const open = /<svg\b[^>]*>/i.exec(Buffer.from(asset.bytes).toString('utf8'))?.[0] ?? '<svg>';
-    const keep = [...open.matchAll(/\s(width|height|viewBox|preserveAspectRatio)\s*=\s*("[^"]*"|'[^']*')/g)].map((m) => ` ${m[1]}=${m[2]}`).join('');
-    return `<svg xmlns="http://www.w3.org/2000/svg"${keep}/>`;
-  }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${asset.width ?? 1}" height="${asset.height ?? 1}"/>`;
-}
-
-interface Plan {
-  blanksBefore: Set<string>;
-  blankPages: Set<number>;
-  /** Final (pass 2) page of each block's first page. */
-  blockStart: Map<string, number>;
-  folios: Map<string, string>;
-  /** 1-based page where folio 1 is. */
-  bodyStart: number;
-  pageMarks: {label: string; id: string}[];
-  /** Final page (and height on it) of every id the layout pass placed. */
-  places: Map<string, Destination>;
-}
-
-/** Where blank pages go and what every page number becomes, from pass 1 alone. */
-export function planPages(blocks: Block[], dests: Map<string, Destination>, candidates: Set<string>): Plan {
-  const blanksBefore = new Set<string>();
-  const blankPages = new Set<number>();
-  const blockStart = new Map<string, number>();
-  const starts1: {block: Block; page: number}[] = [];
-  let shift = 0;
-  for (const block of blocks) {
-    const page1 = dests.get(block.id)?.page;
-    if (page1 === undefined) continue;
-    let page = page1 + shift;
-    if (block.recto && page % 2 === 0) {
-      blanksBefore.add(block.id);
-      blankPages.add(page);
-      shift++;
-      page++;
-    }
-    starts1.push({block, page: page1});
-    blockStart.set(block.id, page);
-  }
-  const finalPage = (page1: number): number => {
-    let owner = starts1[0];
-    for (const start of starts1) if (start.page <= page1) owner = start;
-    return page1 + ((owner ? blockStart.get(owner.block.id)! - owner.page : 0));
-  };
-  const firstBody = blocks.find((b) => b.matter === 'body');
-  const bodyStart = firstBody ? blockStart.get(firstBody.id) ?? 1 : 1;
-  const folio = (page: number) => (page < bodyStart ? roman(page) : String(page - bodyStart + 1));
-  const folios = new Map<string, string>();
-  const byPage = new Map<number, {id: string; y: number}>();
-  const places = new Map<string, Destination>();
-  for (const [id, dest] of dests) {
-    const page = finalPage(dest.page);
-    places.set(id, {page, y: dest.y});
-    folios.set(id, folio(page));
-    const current = byPage.get(page);
-    // The block nearest the top of the page (PDF y grows upwards).
-    if (candidates.has(id) && (!current || dest.y > current.y)) byPage.set(page, {id, y: dest.y});
-  }
-  const pageMarks = [...byPage].sort((a, b) => a[0] - b[0]).map(([page, {id}]) => ({label: folio(page), id}));
-  return {blanksBefore, blankPages, blockStart, folios, bodyStart, pageMarks, places};
-}
-
-function pageInfos(book: Book, blocks: Block[], plan: Plan, pageCount: number): PageInfo[] {
+function pageInfos(book: Book, blocks: Block[], plan: PageLayout, pageCount: number): PageInfo[] {
   const starts = blocks
     .map((block) => ({block, page: plan.blockStart.get(block.id)}))
     .filter((s): s is {block: Block; page: number} => s.page !== undefined)
@@ -330,7 +249,7 @@ function pageInfos(book: Book, blocks: Block[], plan: Plan, pageCount: number): 
   const silent = new Set(['half-title', 'title', 'copyright', 'part']);
   const infos: PageInfo[] = [];
   for (let page = 1; page <= pageCount; page++) {
-    const folio = page < plan.bodyStart ? roman(page) : String(page - plan.bodyStart + 1);
+    const folio = folioOf(page, plan.bodyStart);
     let owner: Block | undefined;
     for (const start of starts) if (start.page <= page) owner = start.block;
     const opener = starts.some((s) => s.page === page);
@@ -369,13 +288,6 @@ function outlineOf(book: Book): OutlineItem[] {
     part.children.push(item);
   }
   return items;
-}
-
-export function roman(n: number): string {
-  const table: [number, string][] = [[1000, 'm'], [900, 'cm'], [500, 'd'], [400, 'cd'], [100, 'c'], [90, 'xc'], [50, 'l'], [40, 'xl'], [10, 'x'], [9, 'ix'], [5, 'v'], [4, 'iv'], [1, 'i']];
-  let out = '';
-  for (const [value, letters] of table) while (n >= value) { out += letters; n -= value; }
-  return out;
 }
 
 /**

@@ -1,0 +1,35 @@
+/**
+ * What build.ts knows of the targets: the image sizes each one wants (so images can be scaled
+ * for it while the book loads) and how to render. The EPUB is pure; the PDF needs Chrome and is
+ * loaded only when asked for (Puppeteer takes half a second to import).
+ *
+ *   paginate ──► PagePlan ──► pdf.render(layout)
+ *                    └──────► epub.render(book, {pages})   (while Chrome prints the final pass)
+ */
+import type {BookConfig} from '../config/schema.ts';
+import type {Book} from '../model.ts';
+import {renderEpub, readEpubTemplates, EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT} from './epub/index.ts';
+import {printImageBounds} from './pdf/html.ts';
+import type {PdfOptions, Printer} from './pdf/index.ts';
+
+export type Target = 'epub' | 'pdf';
+
+/** The largest raster image a target carries; larger ones are scaled down for it. */
+export interface ImageBounds {
+  maxWidth: number;
+  maxHeight: number;
+}
+
+export const epubTarget = {
+  extension: 'epub',
+  imageBounds: (_config: BookConfig): ImageBounds => ({maxWidth: EPUB_MAX_IMAGE_WIDTH, maxHeight: EPUB_MAX_IMAGE_HEIGHT}),
+  templates: readEpubTemplates,
+  render: renderEpub,
+};
+
+export const pdfTarget = {
+  extension: 'pdf',
+  imageBounds: (config: BookConfig): ImageBounds => printImageBounds(config.print),
+  /** Starts Chrome for `book`: `paginate()`, then `render(layout)`, then `close()`. */
+  open: async (book: Book, options: PdfOptions): Promise<Printer> => (await import('./pdf/index.ts')).openPrinter(book, options),
+};

@@ -1,0 +1,133 @@
+/**
+ * The paginate step: Chrome's layout pass. The print document is printed once with placeholder
+ * page numbers (and, first, same-size placeholders for the images), in pieces whose pages follow
+ * each other, and the PDF is read for where every needed id landed (`/Dests`). Chapter lengths
+ * do not change when blank pages are added before right-hand openers, so every final page
+ * number follows at once: the `PagePlan` both targets consume, and the layout the final pass
+ * prints with (index.ts).
+ */
+import type {PDFDocument} from 'pdf-lib';
+import type {Asset, Book, PagePlan} from '../../model.ts';
+import {roman} from '../../util/roman.ts';
+import {printDocument, type Block, type PrintDocument} from './html.ts';
+import {readDestinations, type Destination} from './read.ts';
+
+/**
+ * How many documents the layout pass prints at once. Chrome lays out and prints one document on
+ * about one core; two pieces use both of a small machine's cores and need no more memory than
+ * the whole book in one (the layout pass paints nothing but its probe links).
+ */
+export const LAYOUT_PIECES = 2;
+
+/** The outcome of the layout pass: the public plan and what the final pass needs besides. */
+export interface PageLayout {
+  pages: PagePlan;
+  blanksBefore: Set<string>;
+  blankPages: Set<number>;
+  /** Final page of each block's first page. */
+  blockStart: Map<string, number>;
+  /** 1-based page where folio 1 is. */
+  bodyStart: number;
+  /** Final page (and height on it) of every id the layout pass placed. */
+  places: Map<string, Destination>;
+  /** Laid out with placeholder images (a mismatch in the final pass measures again without). */
+  placeholders: boolean;
+}
+
+/** Prints HTML documents side by side and reads them (index.ts gives Chrome's). */
+export type PrintPass = (name: string, htmls: string[], tagged: boolean) => Promise<PDFDocument[]>;
+
+/** Lays the book out and plans its pages. */
+export async function paginate(book: Book, css: string, pass: PrintPass, placeholders: boolean): Promise<PageLayout> {
+  const layout = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES});
+  const dests = measured(layout, await pass('pass1', layout.pieces, false));
+  return {...planPages(layout.blocks, dests, new Set(layout.blockChildIds)), placeholders};
+}
+
+/**
+ * The destinations of the layout pass's pieces as if they had been printed as one document:
+ * each piece's pages are those before its probe, and the next piece's pages follow.
+ */
+export function joinLayoutDestinations(pieces: Map<string, Destination>[]): Map<string, Destination> {
+  const joined = new Map<string, Destination>();
+  let offset = 0;
+  for (const dests of pieces) {
+    const probe = dests.get('page-probe');
+    if (!probe) throw new Error('Chrome could not lay out the print document (the page probe is missing from the first pass); run with --debug');
+    for (const [id, dest] of dests) if (id !== 'page-probe' && dest.page < probe.page) joined.set(id, {...dest, page: dest.page + offset});
+    offset += probe.page - 1;
+  }
+  return joined;
+}
+
+/** Where the layout pass (printed as `layout`'s pieces) put every id it measured. */
+export function measured(layout: PrintDocument, docs: PDFDocument[]): Map<string, Destination> {
+  const dests = joinLayoutDestinations(docs.map(readDestinations));
+  // Chrome occasionally records no destination for an inline anchor: use its block's.
+  for (const id of layout.measuredIds) {
+    const block = layout.enclosingBlock.get(id);
+    const fallback = block ? dests.get(block) : undefined;
+    if (!dests.has(id) && fallback) dests.set(id, fallback);
+  }
+  if (!layout.blocks.every((block) => dests.has(block.id))) {
+    throw new Error('Chrome could not lay out the print document (a block is missing from the first pass); run with --debug');
+  }
+  return dests;
+}
+
+/** An empty SVG with the image's intrinsic size, for the layout pass. */
+export function placeholderOf(asset: Asset): string {
+  if (asset.mediaType === 'image/svg+xml') {
+    const open = /<svg\b[^>]*>/i.exec(Buffer.from(asset.bytes).toString('utf8'))?.[0] ?? '<svg>';
+    const keep = [...open.matchAll(/\s(width|height|viewBox|preserveAspectRatio)\s*=\s*("[^"]*"|'[^']*')/g)].map((m) => ` ${m[1]}=${m[2]}`).join('');
+    return `<svg xmlns="http://www.w3.org/2000/svg"${keep}/>`;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${asset.width ?? 1}" height="${asset.height ?? 1}"/>`;
+}
+
+/** The printed folio of a final page: roman before the body, arabic from its first page. */
+export function folioOf(page: number, bodyStart: number): string {
+  return page < bodyStart ? roman(page) : String(page - bodyStart + 1);
+}
+
+/** Where blank pages go and what every page number becomes, from the layout pass alone. */
+export function planPages(blocks: Block[], dests: Map<string, Destination>, candidates: Set<string>): Omit<PageLayout, 'placeholders'> {
+  const blanksBefore = new Set<string>();
+  const blankPages = new Set<number>();
+  const blockStart = new Map<string, number>();
+  const starts1: {block: Block; page: number}[] = [];
+  let shift = 0;
+  for (const block of blocks) {
+    const page1 = dests.get(block.id)?.page;
+    if (page1 === undefined) continue;
+    let page = page1 + shift;
+    if (block.recto && page % 2 === 0) {
+      blanksBefore.add(block.id);
+      blankPages.add(page);
+      shift++;
+      page++;
+    }
+    starts1.push({block, page: page1});
+    blockStart.set(block.id, page);
+  }
+  const finalPage = (page1: number): number => {
+    let owner = starts1[0];
+    for (const start of starts1) if (start.page <= page1) owner = start;
+    return page1 + ((owner ? blockStart.get(owner.block.id)! - owner.page : 0));
+  };
+  const firstBody = blocks.find((b) => b.matter === 'body');
+  const bodyStart = firstBody ? blockStart.get(firstBody.id) ?? 1 : 1;
+  const folios = new Map<string, string>();
+  const byPage = new Map<number, {id: string; y: number}>();
+  const places = new Map<string, Destination>();
+  for (const [id, dest] of dests) {
+    const page = finalPage(dest.page);
+    places.set(id, {page, y: dest.y});
+    folios.set(id, folioOf(page, bodyStart));
+    const current = byPage.get(page);
+    // The block nearest the top of the page (PDF y grows upwards).
+    if (candidates.has(id) && (!current || dest.y > current.y)) byPage.set(page, {id, y: dest.y});
+  }
+  const marks = [...byPage].sort((a, b) => a[0] - b[0]).map(([page, {id}]) => ({label: folioOf(page, bodyStart), id}));
+  return {pages: {marks, folios}, blanksBefore, blankPages, blockStart, bodyStart, places};
+}
