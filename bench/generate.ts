@@ -5,7 +5,7 @@
  * lists, tables with captions, footnotes, code listings, math, figures with captions, citations,
  * glossary and index terms, cross-references and links between chapters.
  *
- *   npx tsx pipeline/bench/generate.ts [--out DIR] [--seed S] [--words N] [--force]
+ *   npx tsx bench/generate.ts [--out DIR] [--seed S] [--words N] [--force]
  */
 import fs from 'node:fs/promises';
 import {existsSync, readFileSync} from 'node:fs';
@@ -14,9 +14,11 @@ import path from 'node:path';
 import {parseArgs} from 'node:util';
 import {fileURLToPath} from 'node:url';
 import {Random} from './random.ts';
-import {Prose, NOUNS, COMPOUNDS, ADJECTIVES, VERBS, plural, capitalize, titleCase, countWords} from './prose.ts';
+import {Prose, NOUNS, ADJECTIVES, plural, capitalize, titleCase, countWords} from './prose.ts';
 import {diagramSvg, chartSvg, largeSvg, chartPng, photoJpeg} from './images.ts';
 import {flywheelSvg} from './drawings.ts';
+import {writeReferences, bookYaml} from './references.ts';
+import {chapterWriter, codeBlock} from './writer.ts';
 
 /** Bump when the output of the generator changes, so a reused book is regenerated. */
 export const GENERATOR_VERSION = 7;
@@ -86,44 +88,7 @@ export async function generateBook(options: GenerateOptions = {}): Promise<Gener
     else images.jpeg++;
   };
 
-  // --- Bibliography ---------------------------------------------------------------------
-  const bibRandom = root.fork('bib');
-  const bibKeys: string[] = [];
-  const bib: string[] = [];
-  const SURNAMES = ['Sculley', 'Amershi', 'Breck', 'Mitchell', 'Gebru', 'Polyzotis', 'Paleyes', 'Huyen', 'Lwakatare', 'Nahar', 'Kästner', 'Wan', 'Serban', 'Bosch', 'Hulten', 'Lewis', 'Zhang', 'Nguyen', 'Okafor', 'Schmidt', 'García', 'Rossi', 'Ivanova', 'Tanaka', 'Kim', 'Patel', 'Larsen', 'Dubois', 'Silva', 'Novak'];
-  const GIVEN = ['Ada', 'Ben', 'Chen', 'Dana', 'Eli', 'Fatima', 'Gus', 'Hana', 'Ivan', 'Jun', 'Kai', 'Lea', 'Mia', 'Noor', 'Omar', 'Pia', 'Raj', 'Sara', 'Tom', 'Uma'];
-  for (let i = 0; i < 160; i++) {
-    const authors = Array.from({length: bibRandom.int(1, 5)}, () => `${bibRandom.pick(SURNAMES)}, ${bibRandom.pick(GIVEN)}`);
-    const year = bibRandom.int(1995, 2024);
-    const words = new Prose(bibRandom).phrase(3, 7);
-    let keyBase = `${authors[0]!.split(',')[0]!.normalize('NFKD').replace(/[^A-Za-z]/g, '').toLowerCase()}${year}${words.split(' ')[1] ?? 'x'}`;
-    keyBase = keyBase.replace(/[^a-z0-9]/g, '');
-    let k = keyBase;
-    for (let n = 2; bibKeys.includes(k); n++) k = `${keyBase}${String.fromCharCode(96 + n)}`;
-    bibKeys.push(k);
-    const title = titleCase(words);
-    const type = bibRandom.pick(['article', 'inproceedings', 'book', 'inproceedings']);
-    const fields = [`  author    = {${authors.join(' and ')}}`, `  title     = {${title}}`, `  year      = {${year}}`];
-    if (type === 'article') fields.push(`  journal   = {${bibRandom.pick(['Communications of the ACM', 'IEEE Software', 'Journal of Systems and Software', 'Empirical Software Engineering'])}}`, `  volume    = {${bibRandom.int(1, 70)}}`, `  pages     = {${bibRandom.int(1, 400)}--${bibRandom.int(401, 600)}}`);
-    if (type === 'inproceedings') fields.push(`  booktitle = {Proceedings of the ${bibRandom.int(10, 47)}th ${bibRandom.pick(['International Conference on Software Engineering', 'Conference on Machine Learning and Systems', 'Symposium on Operating Systems Principles', 'Conference on Fairness, Accountability, and Transparency'])}}`, `  pages     = {${bibRandom.int(1, 400)}--${bibRandom.int(401, 600)}}`);
-    if (type === 'book') fields.push(`  publisher = {${bibRandom.pick(['The MIT Press', "O'Reilly Media", 'Manning', 'Addison-Wesley'])}}`);
-    if (bibRandom.chance(0.4)) fields.push(`  doi       = {10.${bibRandom.int(1000, 9999)}/${bibRandom.int(100000, 999999)}}`);
-    bib.push(`@${type}{${k},\n${fields.join(',\n')}\n}\n`);
-  }
-  await fs.writeFile(path.join(dir, 'references', 'general.bib'), bib.join('\n'));
-
-  // --- Glossary ---------------------------------------------------------------------------
-  const glossRandom = root.fork('glossary');
-  const glossary = new Map<string, string>();
-  while (glossary.size < 60) {
-    const term = `${glossRandom.pick(COMPOUNDS)} ${glossRandom.pick(NOUNS)}`;
-    if (term.split(' ')[0] === term.split(' ')[1] || glossary.has(term)) continue;
-    const prose = new Prose(glossRandom);
-    glossary.set(term, `${prose.sentence()} ${prose.sentence()}`);
-  }
-  const glossaryTerms = [...glossary.keys()];
-  await fs.writeFile(path.join(dir, 'glossary', 'terms.yaml'),
-    [...glossary].map(([term, definition]) => `${term}: >-\n  ${definition.replace(/:/g, ' -')}\n`).join(''));
+  const {bibKeys, glossaryTerms} = await writeReferences(dir, root.fork('bib'), root.fork('glossary'));
 
   // --- Plan: chapters, parts, figures ------------------------------------------------------
   const planRandom = root.fork('plan');
@@ -188,72 +153,7 @@ export async function generateBook(options: GenerateOptions = {}): Promise<Gener
   const totalWeight = chapters.reduce((sum, c) => sum + c.weight, 0);
   let words = 0;
 
-  const writer = (r: Random, docId: string) => {
-    let idx = 0;
-    const prose = new Prose(r, (word, kind) => {
-      if (kind === 'noun') {
-        if (r.chance(0.012)) {
-          idx++;
-          const [head, tail] = word.split(' ');
-          return tail && r.chance(0.3) ? `:idx[${word}]{term="${tail}" sub="${head}"}` : `:idx[${word}]`;
-        }
-        if (r.chance(0.004)) {
-          const term = r.pick(glossaryTerms);
-          return r.chance(0.7) ? `:gls[${term}]` : `:gls[${plural(term)}]{term="${term}"}`;
-        }
-      }
-      if (kind === 'adjective' && r.chance(0.02)) return `*${word}*`;
-      return undefined;
-    });
-    const plain = new Prose(r);
-    const cite = () => {
-      const n = r.chance(0.8) ? 1 : 2;
-      const keys = Array.from({length: n}, () => r.pick(bibKeys));
-      if (n === 1 && r.chance(0.2)) return `[@${keys[0]}, p. ${r.int(2, 300)}]`;
-      return `[${[...new Set(keys)].map((k) => `@${k}`).join('; ')}]`;
-    };
-    const identifier = () => `${r.pick(COMPOUNDS)}_${r.pick(NOUNS)}`.replace(/ /g, '_');
-    /** A paragraph; `extra` can put a citation, a footnote reference, inline code or math into it. */
-    const paragraph = (sentences: number, extra: {footnote?: string; link?: string; xref?: string} = {}) => {
-      const out: string[] = [];
-      for (let i = 0; i < sentences; i++) {
-        let s = prose.sentence();
-        if (r.chance(0.05)) s = endWith(s, ` ${cite()}.`);
-        if (r.chance(0.04)) s = endWith(s, `, using \`${identifier()}()\`.`);
-        if (r.chance(0.015)) s = endWith(s, `, where ${r.pick(['$F_1$', '$p < 0.05$', '$\\hat{y} = f(x)$', '$\\sigma^2$', '$n \\log n$', '$\\alpha = 0.1$'])} matters.`);
-        if (r.chance(0.01)) s = endWith(s, `, as described in [the ${r.pick(NOUNS)} guide](https://example.org/${r.pick(NOUNS)}/${r.int(1, 99)}).`);
-        out.push(s);
-      }
-      if (extra.xref) out.splice(r.int(0, out.length), 0, extra.xref);
-      if (extra.link) out.splice(r.int(0, out.length), 0, extra.link);
-      if (extra.footnote) {
-        const at = r.int(0, out.length - 1);
-        const sentence = out[at]!;
-        out[at] = `${sentence.slice(0, -1)}[^${extra.footnote}]${sentence.slice(-1)}`;
-      }
-      return out.join(' ');
-    };
-    return {prose, plain, paragraph, cite, identifier, indexCount: () => idx, docId};
-  };
-
-  const codeBlock = (r: Random, lang: string, ident: () => string): string[] => {
-    const lines: string[] = [];
-    const n = r.int(5, 18);
-    for (let i = 0; i < n; i++) {
-      const a = ident();
-      const b = ident();
-      switch (lang) {
-        case 'python': lines.push(r.pick([`def ${a}(${b}, threshold=${r.int(1, 9) / 10}):`, `    ${a} = ${b}.${r.pick(VERBS)[0]}(${r.int(1, 500)})`, `    if ${a} > ${r.int(1, 100)}:`, `        return ${b}`, `for ${a} in ${b}:`, `    log.info("${r.pick(NOUNS)} %s", ${a})`, `import ${a.split('_')[0]}`])); break;
-        case 'javascript': lines.push(r.pick([`const ${a} = await ${b}(${r.int(1, 99)});`, `export function ${a}(${b}) {`, `  return ${b}.map((x) => x * ${r.int(2, 9)});`, `}`, `if (${a}.length > ${r.int(1, 50)}) throw new Error('${r.pick(NOUNS)}');`])); break;
-        case 'yaml': lines.push(r.pick([`${a}: ${r.int(1, 999)}`, `${a}:`, `  ${b}: "${r.pick(ADJECTIVES)}"`, `  - ${b}`, `  replicas: ${r.int(1, 12)}`])); break;
-        case 'bash': lines.push(r.pick([`${a.split('_')[0]} --${b.replace(/_/g, '-')} ${r.int(1, 99)}`, `export ${a.toUpperCase()}=${r.int(0, 1)}`, `./${a}.sh | tee ${b}.log`, `docker run --rm ${a}:${r.int(1, 9)}.${r.int(0, 9)}`])); break;
-        case 'sql': lines.push(r.pick([`SELECT ${a}, COUNT(*) FROM ${b}`, `  WHERE ${a} > ${r.int(1, 100)}`, `  GROUP BY ${a}`, `JOIN ${b} USING (${a})`, `ORDER BY ${a} DESC LIMIT ${r.int(5, 50)};`])); break;
-        default: lines.push(r.pick([`  "${a}": ${r.int(1, 999)},`, `  "${b}": "${r.pick(ADJECTIVES)}",`, `  "${a}": [${r.int(1, 9)}, ${r.int(1, 9)}],`]));
-      }
-    }
-    if (lang === 'json') return ['{', ...lines, `  "end": true`, '}'];
-    return lines;
-  };
+  const writer = (r: Random, docId: string) => chapterWriter(r, docId, {glossaryTerms, bibKeys});
 
   const chapterTexts: string[] = [];
   for (const chapter of chapters) {
@@ -407,49 +307,12 @@ export async function generateBook(options: GenerateOptions = {}): Promise<Gener
 
   // --- book.yaml ----------------------------------------------------------------------------
   let c = 0;
-  const parts = PART_SIZES.map((size, p) => {
+  const parts = PART_SIZES.map((size) => {
     const list = chapters.slice(c, c + size);
     c += size;
-    return `  - title: ${titleCase(new Prose(planRandom).phrase(2, 4))}
-    image: img/parts/part${p + 1}.jpg
-    alt: An abstract photograph in muted colours, the opening image of part ${p + 1}.
-    chapters:
-${list.map((ch) => `      - chapters/${ch.file}`).join('\n')}`;
+    return {title: titleCase(new Prose(planRandom).phrase(2, 4)), chapters: list.map((ch) => `chapters/${ch.file}`)};
   });
-  const yaml = `# Generated by pipeline/bench/generate.ts (seed ${seed}); a benchmark book, not a real one.
-title: A Generated Book of Machine Learning in Production
-subtitle: Benchmark Edition (seed ${seed})
-authors:
-  - name: Ada Generator
-    fileAs: Generator, Ada
-publisher: The Benchmark Press
-date: 2025-04-08
-language: en
-description: >-
-  A deterministic, generated manuscript the size of the printed book, for benchmarking the
-  book pipeline against Pandoc.
-subjects: [benchmark, machine learning, software engineering]
-identifiers:
-  isbn: 978-0-262-04972-6
-license:
-  name: Creative Commons Attribution-NonCommercial-NoDerivatives 4.0 International
-  short: CC BY-NC-ND 4.0
-  url: https://creativecommons.org/licenses/by-nc-nd/4.0/
-cover:
-  image: img/cover.jpg
-  alt: A generated cover with soft colour fields.
-bibliography: [references/general.bib]
-citationStyle: apa
-glossary: [glossary/terms.yaml]
-front: [front/dedication.md, front/preface.md]
-parts:
-${parts.join('\n')}
-back: [back/about-the-author.md]
-print:
-  trim: {width: 7in, height: 9in}
-  margins: {top: 0.75in, bottom: 0.8in, inner: 0.875in, outer: 0.625in}
-`;
-  await fs.writeFile(path.join(dir, 'book.yaml'), yaml);
+  await fs.writeFile(path.join(dir, 'book.yaml'), bookYaml(seed, parts));
 
   const book: GeneratedBook = {
     dir, seed, words, chapters: chapters.map((ch) => `chapters/${ch.file}`), images, bib: bibKeys.length, reused: false,
@@ -457,11 +320,6 @@ print:
   await fs.writeFile(manifestPath, `${JSON.stringify({key, book}, null, 2)}\n`);
   log(`Generated ${dir}: ${chapters.length} chapters, ${words} words, ${images.total} images (${(images.bytes / 1e6).toFixed(1)} MB)`);
   return book;
-}
-
-/** Replaces the final punctuation of a sentence by `suffix` (no `$` patterns: math has dollars). */
-function endWith(sentence: string, suffix: string): string {
-  return /[.?]$/.test(sentence) && sentence.endsWith('.') ? sentence.slice(0, -1) + suffix : sentence;
 }
 
 function repoRoot(): string {
@@ -481,7 +339,7 @@ async function main() {
     },
   });
   if (values.help) {
-    process.stdout.write('Usage: tsx pipeline/bench/generate.ts [--out DIR] [--seed S] [--words N] [--force]\n');
+    process.stdout.write('Usage: tsx bench/generate.ts [--out DIR] [--seed S] [--words N] [--force]\n');
     return;
   }
   const book = await generateBook({

@@ -3,7 +3,6 @@
  * Book) → paginate → targets (the EPUB packaged while Chrome prints) → atomic write.
  */
 import path from 'node:path';
-import fs from 'node:fs/promises';
 import {fileURLToPath} from 'node:url';
 import {VFile} from 'vfile';
 import {loadBook, hasErrors} from './stages/load.ts';

@@ -6,6 +6,7 @@ import {parseArgs} from 'node:util';
 import path from 'node:path';
 import fs from 'node:fs/promises';
 import {reporter} from 'vfile-reporter';
+import {countsOf, diagnosticsOf} from './util/messages.ts';
 import type {VFile} from 'vfile';
 // The pipeline is imported when a command needs it, so that --help and --version answer at once.
 import type {Target, BuildResult} from './build.ts';
@@ -232,8 +233,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function counts(files: VFile[]) {
-  const warnings = files.reduce((n, f) => n + f.messages.filter((m) => m.fatal === false).length, 0);
-  const errors = files.reduce((n, f) => n + f.messages.filter((m) => m.fatal === true).length, 0);
+  const {errors, warnings} = countsOf(files);
   return {errors, warnings};
 }
 
@@ -246,17 +246,10 @@ function jsonReport(command: string, result: BuildResult, exitCode: number, dura
     durationMs,
     outputs: result.outputs.map((o) => ({path: o.path, bytes: o.bytes, ...(o.pages ? {pages: o.pages} : {}), cached: o.cached === true})),
     counts: counts(result.files),
-    diagnostics: result.files.flatMap((file) => file.messages.map((m) => ({
-      file: file.path,
-      line: m.line ?? null,
-      column: m.column ?? null,
-      endLine: m.place && 'end' in m.place ? m.place.end.line : null,
-      endColumn: m.place && 'end' in m.place ? m.place.end.column : null,
-      severity: m.fatal === true ? 'error' : m.fatal === false ? 'warning' : 'info',
-      message: m.reason,
-      ruleId: m.ruleId ?? null,
-      source: m.source ?? null,
-    }))),
+    diagnostics: diagnosticsOf(result.files).map((d) => ({
+      file: d.file, line: d.line ?? null, column: d.column ?? null, endLine: d.endLine ?? null, endColumn: d.endColumn ?? null,
+      severity: d.severity, message: d.message, ruleId: d.ruleId ?? null, source: d.source ?? null,
+    })),
     timings: result.timings,
     cache: result.cache ?? null,
   };

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {unzipSync} from 'fflate';
 import {build, type BuildResult} from '../pipeline/build.ts';
+import {diagnosticsOf} from '../pipeline/util/messages.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
@@ -25,9 +26,9 @@ export async function buildBook(manuscript: string, options: {targets?: ('epub' 
 
 /** Messages of every file, as `rule-id` strings, for assertions. */
 export function messages(result: BuildResult): {file: string; line?: number; column?: number; rule: string; fatal: boolean; reason: string}[] {
-  return result.files.flatMap((file) => file.messages.map((m) => ({
-    file: file.path, line: m.line ?? undefined, column: m.column ?? undefined, rule: String(m.ruleId), fatal: m.fatal === true, reason: m.reason,
-  })));
+  return diagnosticsOf(result.files).map((d) => ({
+    file: d.file, line: d.line, column: d.column, rule: String(d.ruleId), fatal: d.severity === 'error', reason: d.message,
+  }));
 }
 
 export interface EpubCheckResult {

@@ -10,6 +10,7 @@ import {PDFDocument, PDFName, PDFDict, PDFArray, PDFString, PDFHexString} from '
 import type {Element, Root} from 'hast';
 import {visit} from 'unist-util-visit';
 import {toString} from 'hast-util-to-string';
+import {diagnosticsOf} from '../pipeline/util/messages.ts';
 import {VFile} from 'vfile';
 import {parseBookToml} from '../pipeline/inputs/mdbook/config.ts';
 import {parseSummary} from '../pipeline/inputs/mdbook/summary.ts';
@@ -34,9 +35,10 @@ const TOML = '[book]\ntitle = "Tiny"\nauthors = ["Ada Example"]\nlanguage = "en"
 
 type Message = {file: string; line?: number; rule: string; fatal?: boolean | null; reason: string};
 function messagesOf(files: VFile[]): Message[] {
-  return files.flatMap((file) => file.messages.map((m) => ({
-    file: file.path.split(path.sep).join('/'), line: m.line ?? undefined, rule: String(m.ruleId), fatal: m.fatal, reason: m.reason,
-  })));
+  const fatal = {error: true, warning: false, info: undefined} as const;
+  return diagnosticsOf(files).map((d) => ({
+    file: d.file.split(path.sep).join('/'), line: d.line, rule: String(d.ruleId), fatal: fatal[d.severity], reason: d.message,
+  }));
 }
 
 function elements(tree: Root, test: (node: Element) => boolean): Element[] {

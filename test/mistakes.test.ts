@@ -3,6 +3,7 @@ import {describe, it, expect} from 'vitest';
 import path from 'node:path';
 import {spawnSync} from 'node:child_process';
 import {build} from '../pipeline/build.ts';
+import {diagnosticsOf} from '../pipeline/util/messages.ts';
 import {FIXTURES, ROOT, tempDir} from './helpers.ts';
 
 const MISTAKES = path.join(FIXTURES, 'mistakes');
@@ -10,8 +11,8 @@ const MISTAKES = path.join(FIXTURES, 'mistakes');
 describe('a manuscript with ten mistakes', () => {
   it('should get one diagnostic per mistake, each at its line and column', async () => {
     const result = await build({manuscript: MISTAKES, out: tempDir(), targets: ['epub', 'pdf'], checkOnly: true});
-    const found = result.files.flatMap((file) => file.messages.map((m) =>
-      `${path.basename(file.path)}:${m.line}:${m.column} ${m.fatal ? 'error' : 'warning'} ${m.ruleId}`)).sort();
+    const found = diagnosticsOf(result.files).map((d) =>
+      `${path.basename(d.file)}:${d.line}:${d.column} ${d.severity === 'info' ? 'warning' : d.severity} ${d.ruleId}`).sort();
     expect(found).toEqual([
       '01-one.md:11:28 error unknown-citation',
       '01-one.md:11:4 error unknown-reference',

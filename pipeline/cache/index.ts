@@ -28,6 +28,7 @@ import {hashOf, pipelineDigest} from './hash.ts';
 import {parseDocsCached, docKey, type ParseStats} from './docs.ts';
 import {memoZip, type ZipFunction} from './zip.ts';
 import {digestValue} from './digest.ts';
+import {walkFiles} from '../io/walk.ts';
 import type {ScaleMemo} from '../stages/scale.ts';
 import type {XhtmlMemo, RenderedDoc} from '../targets/epub/index.ts';
 
@@ -331,25 +332,9 @@ async function printEnvironment(): Promise<string> {
     parts.push('chrome none');
   }
   const fontDirs = ['/usr/share/fonts', '/usr/local/share/fonts', path.join(process.env.HOME ?? '/nonexistent', '.fonts'), path.join(process.env.HOME ?? '/nonexistent', '.local/share/fonts'), '/etc/fonts'];
-  const walk = (dir: string, depth: number) => {
-    let entries: fs.Dirent[];
-    try {
-      entries = fs.readdirSync(dir, {withFileTypes: true});
-    } catch {
-      return;
-    }
-    for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory() && depth < 6) walk(full, depth + 1);
-      else {
-        try {
-          const stat = fs.statSync(full);
-          parts.push(`${full} ${stat.size} ${stat.mtimeMs}`);
-        } catch {}
-      }
-    }
-  };
-  for (const dir of fontDirs) walk(dir, 0);
+  for (const dir of fontDirs) {
+    for (const file of walkFiles(dir, {maxDepth: 6, sorted: true})) parts.push(`${file.path} ${file.stat.size} ${file.stat.mtimeMs}`);
+  }
   printEnvironmentValue = hashOf(...parts);
   return printEnvironmentValue;
 }

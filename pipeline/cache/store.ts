@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {createHash} from 'node:crypto';
 import {makeFolderSync} from '../io/output.ts';
+import {walkFiles} from '../io/walk.ts';
 
 export const DEFAULT_CACHE_DIR = path.join('.cache', 'book');
 /** The folders a cache holds (see index.ts); `clean` removes only a folder made of these. */
@@ -103,27 +104,17 @@ export class CacheStore {
   /** Deletes the least recently used entries until the store is under `maxBytes`. */
   prune(maxBytes = DEFAULT_MAX_BYTES): {removed: number; bytes: number} {
     const entries: {file: string; size: number; mtime: number}[] = [];
-    const walk = (dir: string, depth: number) => {
-      let names: fs.Dirent[];
-      try {
-        names = fs.readdirSync(dir, {withFileTypes: true});
-      } catch {
-        return;
+    for (const file of walkFiles(this.dir, {maxDepth: 2})) {
+      if (!file.stat.isFile()) continue;
+      // Temporary files of a writer that no longer runs (killed, crashed) are removed.
+      if (file.name.endsWith('.tmp')) {
+        try {
+          if (!writerRuns(file.name)) fs.rmSync(file.path, {force: true});
+        } catch {}
+      } else {
+        entries.push({file: file.path, size: file.stat.size, mtime: file.stat.mtimeMs});
       }
-      for (const entry of names) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory() && depth < 2) walk(full, depth + 1);
-        else if (entry.isFile()) {
-          try {
-            const stat = fs.statSync(full);
-            // Temporary files of a writer that no longer runs (killed, crashed) are removed.
-            if (entry.name.endsWith('.tmp') && !writerRuns(entry.name)) fs.rmSync(full, {force: true});
-            else if (!entry.name.endsWith('.tmp')) entries.push({file: full, size: stat.size, mtime: stat.mtimeMs});
-          } catch {}
-        }
-      }
-    };
-    walk(this.dir, 0);
+    }
     let total = entries.reduce((n, e) => n + e.size, 0);
     let removed = 0;
     entries.sort((a, b) => a.mtime - b.mtime);

@@ -103,6 +103,33 @@ export function stemId(prefix: string, rel: string): string {
   return `${prefix}-${rel.split('/').at(-1)!.replace(/\.md$/, '').replace(/[^A-Za-z0-9-]/g, '-')}`;
 }
 
+/**
+ * The bibliography and glossary files a configuration names, read with the reader's own `read`
+ * (which says on the configuration why a file cannot be read) and shown as `show` names them;
+ * each glossary file's VFile goes to `register`, to carry its messages.
+ */
+export async function readReferenceFiles(
+  config: {bibliography: string[]; glossary: string[]},
+  read: (rel: string) => Promise<string | undefined>,
+  show: (rel: string) => string,
+  register: (rel: string, file: VFile) => void,
+): Promise<Pick<BookSource, 'bibliography' | 'glossary'>> {
+  const bibliography: BookSource['bibliography'] = [];
+  for (const rel of config.bibliography) {
+    const text = await read(rel);
+    if (text !== undefined) bibliography.push({path: show(rel), text});
+  }
+  const glossary: BookSource['glossary'] = [];
+  for (const rel of config.glossary) {
+    const text = await read(rel);
+    if (text === undefined) continue;
+    const {file, entry} = readGlossaryFile(rel, text, show(rel));
+    register(rel, file);
+    if (entry) glossary.push(entry);
+  }
+  return {bibliography, glossary};
+}
+
 /** A glossary file named by the configuration, parsed; `entry` is missing when its YAML is malformed (said on its file). */
 export function readGlossaryFile(rel: string, text: string, displayPath: string): {file: VFile; entry?: {path: string; data: unknown; file: VFile}} {
   const file = new VFile({path: displayPath, value: text});

@@ -10,7 +10,20 @@ import {fromHtml} from 'hast-util-from-html';
 import GithubSlugger from 'github-slugger';
 import {createRequire} from 'node:module';
 import type {Label} from '../model.ts';
-import {classesOf as classes, hasClass} from '../util/hast.ts';
+import {hasClass} from '../util/hast.ts';
+
+declare module 'vfile' {
+  interface DataMap {
+    /** The document's id: a prefix that makes its ids unique in the book (set before the run). */
+    docId: string;
+    /** The chapter's number, for numbering "Figure 7.2" (unset for front and back matter). */
+    chapterNumber: number;
+    /** What authors write after `#` (a heading's slug or `{#id}`) → the element's id. */
+    fragments: globalThis.Map<string, string>;
+    /** Figures, tables, listings, equations and sections with a label, as numbered. */
+    labels: Label[];
+  }
+}
 
 
 const require = createRequire(import.meta.url);
@@ -70,19 +83,20 @@ function replace(tree: Root, old: Element, replacement: Element) {
 
 /**
  * Heading ids: `{#id}` kept as written; others get a slug. Ids are made book-unique
- * by prefixing the document id; `fragments` maps what authors write after `#` to the id.
+ * by prefixing the document id; `file.data.fragments` maps what authors write after `#` to the id.
  */
-export function rehypeHeadingIds(options: {docId: string; fragments: Map<string, string>}) {
-  return (tree: Root) => {
+export function rehypeHeadingIds() {
+  return (tree: Root, file: VFile) => {
     const slugger = new GithubSlugger();
+    const fragments = file.data.fragments ??= new Map();
     visit(tree, 'element', (node: Element) => {
       if (!/^h[1-6]$/.test(node.tagName)) return;
       const slug = slugger.slug(toString(node));
       const explicit = node.properties?.id ? String(node.properties.id) : undefined;
-      const id = explicit ?? `${options.docId}-${slug}`;
+      const id = explicit ?? `${file.data.docId}-${slug}`;
       node.properties = {...node.properties, id};
-      options.fragments.set(slug, id);
-      if (explicit) options.fragments.set(explicit, id);
+      fragments.set(slug, id);
+      if (explicit) fragments.set(explicit, id);
     });
   };
 }
@@ -91,15 +105,17 @@ const KIND_NAMES = {fig: 'Figure', tbl: 'Table', lst: 'Listing', eq: 'Equation',
 
 /**
  * Numbers figures, tables, listings, display equations and sections per chapter
- * ("Figure 7.2") and records their labels. `prefix` is the chapter number, or
- * undefined for unnumbered documents (front and back matter).
+ * ("Figure 7.2") and records their labels in `file.data.labels`. The prefix is the chapter
+ * number (`file.data.chapterNumber`); front and back matter are numbered 1, 2, 3.
  */
-export function rehypeNumbering(options: {docId: string; prefix?: string; labels: Label[]}) {
+export function rehypeNumbering() {
   return (tree: Root, file: VFile) => {
+    const prefix = file.data.chapterNumber ? String(file.data.chapterNumber) : undefined;
+    const labels = file.data.labels ??= [];
     const counters = {fig: 0, tbl: 0, lst: 0, eq: 0, sec: 0};
     const number = (kind: keyof typeof counters) => {
       counters[kind]++;
-      return options.prefix ? `${options.prefix}.${counters[kind]}` : String(counters[kind]);
+      return prefix ? `${prefix}.${counters[kind]}` : String(counters[kind]);
     };
     const record = (kind: Label['kind'], id: unknown, text: string, node: Element) => {
       if (typeof id !== 'string' || !id) return;
@@ -108,10 +124,10 @@ export function rehypeNumbering(options: {docId: string; prefix?: string; labels
           place: node.position, source: 'book', ruleId: 'label-prefix',
         });
       }
-      options.labels.push({kind, label: id, text, id, docId: options.docId, ...(node.position ? {position: node.position} : {})});
+      labels.push({kind, label: id, text, id, docId: file.data.docId ?? '', ...(node.position ? {position: node.position} : {})});
     };
     visit(tree, 'element', (node: Element) => {
-      if (node.tagName === 'h2' && options.prefix && !hasClass(node, 'unnumbered')) {
+      if (node.tagName === 'h2' && prefix && !hasClass(node, 'unnumbered')) {
         const n = number('sec');
         node.children.unshift(
           {type: 'element', tagName: 'span', properties: {className: ['section-number']}, children: [{type: 'text', value: n}]},

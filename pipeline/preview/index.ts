@@ -18,7 +18,8 @@ import type {Book} from '../model.ts';
 import {BuildCache, DEFAULT_CACHE_DIR} from '../cache/index.ts';
 import {formatMs} from '../progress.ts';
 import {watchFolders, type Watcher} from './watch.ts';
-import {renderPage, renderErrorPage, previewCss, diagnosticsOf, LIVE_JS, type Diagnostic} from './render.ts';
+import {renderPage, renderErrorPage, previewCss, LIVE_JS} from './render.ts';
+import {diagnosticsOf, type Diagnostic} from '../util/messages.ts';
 
 const BIN = fileURLToPath(new URL('../bin.js', import.meta.url));
 

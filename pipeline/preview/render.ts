@@ -12,22 +12,14 @@ import type {Element, ElementContent, Root} from 'hast';
 import {h} from 'hastscript';
 import {toHtml} from 'hast-util-to-html';
 import {visit} from '../util/visit.ts';
-import type {VFile} from 'vfile';
-import type {Book, Doc, Part} from '../model.ts';
+import type {Diagnostic} from '../util/messages.ts';
+import type {Book, Doc} from '../model.ts';
 import {cloneTree, removeByClass} from '../targets/xhtml.ts';
-import {halfTitlePage, titlePage, copyrightPage, partPage, docSection} from '../targets/pages.ts';
+import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, readingOrder} from '../targets/pages.ts';
 import {sizeImage} from '../stages/media.ts';
 
 const require = createRequire(import.meta.url);
 
-export interface Diagnostic {
-  file: string;
-  line?: number;
-  column?: number;
-  severity: 'error' | 'warning' | 'info';
-  message: string;
-  ruleId?: string;
-}
 
 export interface PageContext {
   diagnostics: Diagnostic[];
@@ -37,40 +29,16 @@ export interface PageContext {
   status?: string;
 }
 
-export function diagnosticsOf(files: VFile[]): Diagnostic[] {
-  return files.flatMap((file) => file.messages.map((m) => ({
-    file: file.path,
-    ...(m.line ? {line: m.line} : {}),
-    ...(m.column ? {column: m.column} : {}),
-    severity: m.fatal === true ? 'error' as const : m.fatal === false ? 'warning' as const : 'info' as const,
-    message: m.reason,
-    ...(m.ruleId ? {ruleId: m.ruleId} : {}),
-  })));
-}
-
 /** `ch07` → `/ch07.html`. */
 export const pageUrl = (id: string) => `/${id}.html`;
 
 /** Pages in reading order: title page, then parts and documents. */
 export function pageOrder(book: Book): {id: string; title: string}[] {
   const pages = [{id: 'index', title: 'Title page'}];
-  const partOf = partIndex(book);
-  const started = new Set<number>();
-  for (const doc of book.docs) {
-    const p = partOf.get(doc.id);
-    if (p !== undefined && !started.has(p)) {
-      started.add(p);
-      pages.push({id: book.parts[p]!.id, title: `${book.parts[p]!.label}: ${book.parts[p]!.title}`});
-    }
-    pages.push({id: doc.id, title: docTitle(doc)});
+  for (const {part, doc} of readingOrder(book)) {
+    pages.push(part ? {id: part.id, title: `${part.label}: ${part.title}`} : {id: doc.id, title: docTitle(doc)});
   }
   return pages;
-}
-
-function partIndex(book: Book): Map<string, number> {
-  const partOf = new Map<string, number>();
-  book.parts.forEach((part, i) => part.docIds.forEach((id) => partOf.set(id, i)));
-  return partOf;
 }
 
 const docTitle = (doc: Doc) => (doc.number !== undefined ? `${doc.number}. ${doc.title}` : doc.title);
@@ -187,9 +155,8 @@ function problemsPanel(context: PageContext, currentFile: string | undefined): E
 }
 
 function tocList(book: Book, current: string): Element {
-  const partOf = partIndex(book);
   const items: Element[] = [];
-  const parts = new Map<number, Element>();
+  let part: Element | undefined;
   const link = (id: string, text: string) => h('a', {href: pageUrl(id), ...(id === current ? {ariaCurrent: 'page'} : {})}, text);
   const docItem = (doc: Doc) => h('li', [
     link(doc.id, docTitle(doc)),
@@ -197,20 +164,15 @@ function tocList(book: Book, current: string): Element {
       ? h('ol', doc.sections.map((s) => h('li', [h('a', {href: `${pageUrl(doc.id)}#${s.id}`}, s.number ? `${s.number} ${s.title}` : s.title)])))
       : undefined,
   ].filter(Boolean) as Element[]);
-  for (const doc of book.docs) {
-    const p = partOf.get(doc.id);
-    if (p === undefined) {
-      items.push(docItem(doc));
-      continue;
-    }
-    let part = parts.get(p);
-    if (!part) {
-      const info: Part = book.parts[p]!;
-      part = h('li', {className: ['preview-part']}, [link(info.id, `${info.label}: ${info.title}`), h('ol', [])]);
-      parts.set(p, part);
+  for (const step of readingOrder(book)) {
+    if (step.part) {
+      part = h('li', {className: ['preview-part']}, [link(step.part.id, `${step.part.label}: ${step.part.title}`), h('ol', [])]);
       items.push(part);
+    } else if (step.doc.partIndex !== undefined && part) {
+      (part.children[1] as Element).children.push(docItem(step.doc));
+    } else {
+      items.push(docItem(step.doc));
     }
-    (part.children[1] as Element).children.push(docItem(doc));
   }
   return h('ol', items);
 }

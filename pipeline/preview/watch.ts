@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import {walkFiles} from '../io/walk.ts';
 
 export interface Watcher {
   close(): void;
@@ -54,26 +55,7 @@ export function watchFolders(
 function poll(folder: string, note: (file: string) => void): () => void {
   const snapshot = () => {
     const state = new Map<string, string>();
-    const walk = (dir: string, depth: number) => {
-      let entries: fs.Dirent[];
-      try {
-        entries = fs.readdirSync(dir, {withFileTypes: true});
-      } catch {
-        return;
-      }
-      for (const entry of entries) {
-        const full = path.join(dir, entry.name);
-        if (IGNORED.test(full)) continue;
-        if (entry.isDirectory() && depth < 8) walk(full, depth + 1);
-        else {
-          try {
-            const stat = fs.statSync(full);
-            state.set(full, `${stat.size}:${stat.mtimeMs}`);
-          } catch {}
-        }
-      }
-    };
-    walk(folder, 0);
+    for (const file of walkFiles(folder, {maxDepth: 8, skip: (full) => IGNORED.test(full)})) state.set(file.path, `${file.stat.size}:${file.stat.mtimeMs}`);
     return state;
   };
   let last = snapshot();

@@ -10,7 +10,6 @@ import remarkMath from 'remark-math';
 import remarkDirective from 'remark-directive';
 import remarkFrontmatter from 'remark-frontmatter';
 import remarkRehype from 'remark-rehype';
-import rehypeRaw from 'rehype-raw';
 import rehypeSanitize from 'rehype-sanitize';
 import rehypeHighlight from 'rehype-highlight';
 import {common} from 'lowlight';
@@ -18,11 +17,11 @@ import type {Root as MdastRoot, PhrasingContent, Paragraph} from 'mdast';
 import type {Root, Element} from 'hast';
 import {VFile} from 'vfile';
 import {parse as parseYaml} from 'yaml';
-import {visit, EXIT} from '../util/visit.ts';
+import {visit} from '../util/visit.ts';
 import {toString} from 'hast-util-to-string';
 import path from 'node:path/posix';
 import type {Doc, Label} from '../model.ts';
-import {MANUSCRIPT_DIALECT, type DocInput} from '../inputs/source.ts';
+import {MANUSCRIPT_DIALECT, type DocInput, type Dialect} from '../inputs/source.ts';
 import {
   remarkHeadingAttributes, remarkFigures, remarkTableCaptions, remarkFenceAttributes,
   remarkBookDirectives, remarkCitations, remarkRestoreDirectives,
@@ -34,15 +33,19 @@ import {sanitizeSchema, reportUnsafe} from '../plugins/sanitize.ts';
 import {checkMarkdownLimits, tooDeep, LIMITS} from './limits.ts';
 import {placeholderFor} from './placeholder.ts';
 import {remarkAlerts} from '../plugins/alerts.ts';
+import {
+  GENERATED_ID, rehypeDocumentIds, rehypeRawWhereNeeded, rehypeCenter, rehypeAlignment, rehypeRemoveHidden, rehypeRemoveChapterLabel,
+} from '../plugins/rehype-html.ts';
 
 export type {DocInput} from '../inputs/source.ts';
 
 declare module 'vfile' {
   interface DataMap {
-    /** A "Chapter N" label the stage left out (dialect `chapterLabels`). */
-    chapterLabel: {text: string; place?: import('unist').Position};
+    /** The document's YAML front matter, when it has one. */
+    frontmatter: Record<string, unknown>;
   }
 }
+
 
 export interface ImageRef {
   /** Manuscript-relative path after resolving against the document. */
@@ -71,10 +74,6 @@ function parseInline(markdown: string): PhrasingContent[] {
 
 export function parseDoc(input: DocInput): ParsedDoc {
   const file = new VFile({path: input.displayPath ?? input.path, value: input.text});
-  const labels: Label[] = [];
-  const fragments = new Map<string, string>();
-  let frontmatter: Record<string, unknown> = {};
-
   if (/^\uFEFF?---[ \t]*[^\s-]/.test(input.text)) {
     file.message('Front matter must be YAML (`---`); other kinds such as `---js` are not run', {
       place: {line: 1, column: 1}, source: 'book', ruleId: 'frontmatter',
@@ -87,55 +86,9 @@ export function parseDoc(input: DocInput): ParsedDoc {
     return unparsedDoc(input, file);
   }
 
-  const dialect = input.dialect ?? MANUSCRIPT_DIALECT;
-  const processor = unified()
-    .use(remarkParse)
-    .use(remarkFrontmatter, ['yaml'])
-    .use(remarkGfm)
-    .use(remarkAlerts)
-    .use(dialect.math ? [remarkMath] : [])
-    .use(dialect.directives ? [remarkDirective, remarkRestoreDirectives] : [])
-    .use(remarkHeadingAttributes)
-    .use(remarkFenceAttributes)
-    .use(remarkFigures, {parseInline, implicit: dialect.implicitFigures})
-    .use(remarkTableCaptions, {parseInline})
-    .use(dialect.directives ? [remarkBookDirectives] : [])
-    .use(remarkCitations, {citations: dialect.citations})
-    .use(() => (tree: MdastRoot) => {
-      const yaml = tree.children.find((node) => node.type === 'yaml');
-      if (!yaml) return;
-      try {
-        const value = parseYaml(yaml.value);
-        if (value && typeof value === 'object' && !Array.isArray(value)) frontmatter = value as Record<string, unknown>;
-        else if (value != null) throw new Error('expected a mapping of `key: value`');
-      } catch (error) {
-        // Point at the line inside the front matter: it starts one line after the opening `---`.
-        const where = (error as {linePos?: {line: number; col: number}[]}).linePos?.[0];
-        const start = yaml.position?.start.line ?? 1;
-        const reason = (error as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        file.message(`Malformed front matter: ${reason}`, {
-          place: where ? {line: start + where.line, column: where.col} : yaml.position, source: 'book', ruleId: 'frontmatter',
-        }).fatal = true;
-      }
-    })
-    .use(remarkRehype, {
-      allowDangerousHtml: true,
-      clobberPrefix: `${input.id}-`,
-      footnoteLabel: 'Notes',
-    })
-    .use(rehypeRawWhereNeeded)
-    .use(rehypeCenter)
-    .use(reportUnsafe)
-    .use(rehypeSanitize, sanitizeSchema)
-    .use(rehypeTemml)
-    .use(rehypeHighlight, {languages: common, detect: false, plainText: ['text', 'txt', 'plain', 'math']})
-    .use(rehypeListings)
-    .use(rehypeFootnotes)
-    .use(rehypeHeadingIds, {docId: input.id, fragments})
-    .use(rehypeNumbering, {docId: input.id, prefix: input.number ? String(input.number) : undefined, labels})
-    .use(rehypeAlignment)
-    .use(dialect.hiddenClass ? [rehypeRemoveHidden] : [])
-    .use(dialect.chapterLabels && input.number !== undefined ? [[rehypeRemoveChapterLabel, {number: input.number}]] : []) as unknown as Processor<MdastRoot, MdastRoot, Root>;
+  const processor = processorFor(input.dialect ?? MANUSCRIPT_DIALECT);
+  file.data.docId = input.id;
+  if (input.number !== undefined) file.data.chapterNumber = input.number;
 
   let tree: Root;
   try {
@@ -202,6 +155,8 @@ export function parseDoc(input: DocInput): ParsedDoc {
   });
 
   const label = input.kind === 'chapter' ? `ch-${path.basename(input.path, '.md').replace(/^\d+[-_]?/, '')}` : undefined;
+  const fragments = file.data.fragments ?? new Map<string, string>();
+  const labels = file.data.labels ?? [];
   fragments.set('', titleId);
   const doc: Doc = {
     id: input.id, kind: input.kind, path: input.path, displayPath: String(file.path), title, tree, fragments, sections,
@@ -214,8 +169,77 @@ export function parseDoc(input: DocInput): ParsedDoc {
     if (node.tagName === 'math') doc.hasMath = true;
   });
   if (label) labels.push({kind: 'ch', label, text: `Chapter ${input.number}`, id: titleId, docId: input.id});
-  return {doc, file, labels, images, frontmatter};
+  return {doc, file, labels, images, frontmatter: file.data.frontmatter ?? {}};
 }
+
+type BookProcessor = Processor<MdastRoot, MdastRoot, Root>;
+const processors = new Map<string, BookProcessor>();
+
+/**
+ * The Markdown → HTML processor of a dialect, made once: what differs between documents
+ * (their id and chapter number) travels in `file.data`, and plugins report there too.
+ */
+function processorFor(dialect: Dialect): BookProcessor {
+  const key = JSON.stringify(dialect);
+  let processor = processors.get(key);
+  if (!processor) processors.set(key, processor = makeProcessor(dialect));
+  return processor;
+}
+
+function makeProcessor(dialect: Dialect): BookProcessor {
+  const processor = unified()
+    .use(remarkParse)
+    .use(remarkFrontmatter, ['yaml'])
+    .use(remarkGfm)
+    .use(remarkAlerts)
+    .use(dialect.math ? [remarkMath] : [])
+    .use(dialect.directives ? [remarkDirective, remarkRestoreDirectives] : [])
+    .use(remarkHeadingAttributes)
+    .use(remarkFenceAttributes)
+    .use(remarkFigures, {parseInline, implicit: dialect.implicitFigures})
+    .use(remarkTableCaptions, {parseInline})
+    .use(dialect.directives ? [remarkBookDirectives] : [])
+    .use(remarkCitations, {citations: dialect.citations})
+    .use(() => (tree: MdastRoot, file: VFile) => {
+      const yaml = tree.children.find((node) => node.type === 'yaml');
+      if (!yaml) return;
+      try {
+        const value = parseYaml(yaml.value);
+        if (value && typeof value === 'object' && !Array.isArray(value)) file.data.frontmatter = value as Record<string, unknown>;
+        else if (value != null) throw new Error('expected a mapping of `key: value`');
+      } catch (error) {
+        // Point at the line inside the front matter: it starts one line after the opening `---`.
+        const where = (error as {linePos?: {line: number; col: number}[]}).linePos?.[0];
+        const start = yaml.position?.start.line ?? 1;
+        const reason = (error as Error).message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+        file.message(`Malformed front matter: ${reason}`, {
+          place: where ? {line: start + where.line, column: where.col} : yaml.position, source: 'book', ruleId: 'frontmatter',
+        }).fatal = true;
+      }
+    })
+    .use(remarkRehype, {
+      allowDangerousHtml: true,
+      clobberPrefix: GENERATED_ID,
+      footnoteLabel: 'Notes',
+    })
+    .use(rehypeDocumentIds)
+    .use(rehypeRawWhereNeeded)
+    .use(rehypeCenter)
+    .use(reportUnsafe)
+    .use(rehypeSanitize, sanitizeSchema)
+    .use(rehypeTemml)
+    .use(rehypeHighlight, {languages: common, detect: false, plainText: ['text', 'txt', 'plain', 'math']})
+    .use(rehypeListings)
+    .use(rehypeFootnotes)
+    .use(rehypeHeadingIds)
+    .use(rehypeNumbering)
+    .use(rehypeAlignment)
+    .use(dialect.hiddenClass ? [rehypeRemoveHidden] : [])
+    .use(dialect.chapterLabels ? [rehypeRemoveChapterLabel] : []) as unknown as Processor<MdastRoot, MdastRoot, Root>;
+  return processor.freeze();
+
+}
+
 
 /** An empty document for one that was not parsed (an error explains why). */
 function unparsedDoc(input: DocInput, file: VFile): ParsedDoc {
@@ -228,68 +252,9 @@ function unparsedDoc(input: DocInput, file: VFile): ParsedDoc {
   return {doc, file, labels: [], images: [], frontmatter: {}};
 }
 
-/** mdBook's stylesheet hides `class="hidden"` (“will not be shown”): so does the book. */
-function rehypeRemoveHidden() {
-  return (tree: Root) => {
-    visit(tree, 'element', (node: Element, index, parent) => {
-      if (!parent || index === undefined || !hasClass(node, 'hidden')) return;
-      parent.children.splice(index, 1);
-      return index;
-    });
-  };
-}
 
-/**
- * Online editions often start a chapter with their own label, `<div class="chapter">Chapter 1</div>`;
- * the book prints “Chapter 1” above every chapter title already, so such a label near the top
- * of a chapter is left out. It is said in `file.data.chapterLabel` (assemble reports it once).
- */
-function rehypeRemoveChapterLabel(options: {number: number}) {
-  return (tree: Root, file: VFile) => {
-    const {children} = tree;
-    // The first four nodes after the title (which the stage takes out of the body afterwards).
-    const title = children.findIndex((node) => node.type === 'element' && node.tagName === 'h1');
-    for (let i = 0, seen = 0; i < children.length && seen < 4; i++) {
-      if (i === title) continue;
-      seen++;
-      const node = children[i]!;
-      if (node.type !== 'element' || !['div', 'p', 'span', 'header'].includes(node.tagName)) continue;
-      if (toString(node).replace(/\s+/g, ' ').trim().toLowerCase() !== `chapter ${options.number}`) continue;
-      file.data.chapterLabel = {text: toString(node).trim(), place: node.position};
-      children.splice(i, 1);
-      return;
-    }
-  };
-}
 
-/**
- * GFM writes `align` on cells, and authors write it on `<div>`, `<p>` and images (as GitHub
- * READMEs do); XHTML 5 no longer has it: use classes.
- */
-function rehypeAlignment() {
-  return (tree: Root) => {
-    visit(tree, 'element', (node: Element) => {
-      const align = node.properties?.align;
-      if (align === undefined) return;
-      delete node.properties.align;
-      const value = String(align).toLowerCase();
-      if (!/^(left|right|center|justify)$/.test(value)) return;
-      const classes = Array.isArray(node.properties.className) ? node.properties.className : [];
-      node.properties.className = [...classes, `align-${value}`];
-    });
-  };
-}
 
-/** `<center>`, which mdBook books still write, is a centred block: a `<div class="align-center">`. */
-function rehypeCenter() {
-  return (tree: Root) => {
-    visit(tree, 'element', (node: Element) => {
-      if (node.tagName !== 'center') return;
-      node.tagName = 'div';
-      node.properties = {className: ['align-center']};
-    });
-  };
-}
 
 function resolveImage(node: Element, input: DocInput, file: VFile, images: ImageRef[]) {
   const src = String(node.properties?.src ?? '');
@@ -352,19 +317,3 @@ function classifyLink(node: Element, input: DocInput, file: VFile) {
   node.properties.dataFragment = fragment;
 }
 
-/**
- * rehype-raw, for documents that hold raw HTML. hast-util-raw sends the whole tree through
- * parse5 again, a tenth of the time of parsing a chapter; without raw nodes in it, it gives the
- * same tree back (the EPUB and PDF of the real book and of the generated one are the same bytes).
- */
-function rehypeRawWhereNeeded() {
-  const transform = rehypeRaw();
-  return (tree: Root, file: VFile): Root => {
-    let raw = false;
-    visit(tree, 'raw', () => {
-      raw = true;
-      return EXIT;
-    });
-    return raw ? transform(tree, file) : tree;
-  };
-}

@@ -10,10 +10,15 @@
 import {optimize, type CustomPlugin, type XastElement, type XastRoot, type XastChild} from 'svgo';
 import {createHash} from 'node:crypto';
 import {Worker} from 'node:worker_threads';
-import type {SvgReply, SvgRequest} from './svg-worker.ts';
 import pMap from 'p-map';
 import {parseDataUri, withoutDataUris, TOKEN} from './svg-data.ts';
 import {measureImages, length, hrefOf, type EmbeddedNeed} from './svg-measure.ts';
+
+/** What the worker thread (svg-worker.ts) is sent and answers: plain data. */
+export type SvgRequest = {id: number; text: string};
+export type SvgReply =
+  | {id: number; svg: string; needs: [string, {width: number; height: number; fit: 'none' | 'meet' | 'slice'}][]; size?: {width: number; height: number}}
+  | {id: number; error: string};
 
 export {parseTransform} from './svg-measure.ts';
 

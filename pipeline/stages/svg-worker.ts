@@ -4,12 +4,8 @@
  * parses chapters and prints. Messages in and out are plain data.
  */
 import {parentPort} from 'node:worker_threads';
-import {normaliseOnce} from './svg-normalise.ts';
+import {normaliseOnce, type SvgReply, type SvgRequest} from './svg-normalise.ts';
 
-export type SvgRequest = {id: number; text: string};
-export type SvgReply =
-  | {id: number; svg: string; needs: [string, {width: number; height: number; fit: 'none' | 'meet' | 'slice'}][]; size?: {width: number; height: number}}
-  | {id: number; error: string};
 
 const port = parentPort!;
 port.on('message', ({id, text}: SvgRequest) => {

@@ -9,7 +9,7 @@
 import type {BookConfig} from '../config/schema.ts';
 import type {Book} from '../model.ts';
 import {renderEpub, readEpubTemplates, EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT} from './epub/index.ts';
-import {printImageBounds} from './pdf/html.ts';
+import {printImageBounds} from './pdf/geometry.ts';
 import type {PdfOptions, Printer} from './pdf/index.ts';
 
 export type Target = 'epub' | 'pdf';

@@ -6,6 +6,27 @@ import type {Element, ElementContent} from 'hast';
 import {h} from 'hastscript';
 import type {Book, Doc, Part} from '../model.ts';
 
+/** One step of the book in reading order: a part's opening, or a document. */
+export type ReadingStep = {part: Part; doc?: undefined} | {doc: Doc; part?: undefined};
+
+/**
+ * The book in reading order: each part just before its first document (the documents in `skip`
+ * are left out, and a part is opened by the first document that is not).
+ */
+export function readingOrder(book: Book, skip: readonly Doc[] = []): ReadingStep[] {
+  const steps: ReadingStep[] = [];
+  const started = new Set<number>();
+  for (const doc of book.docs) {
+    if (skip.includes(doc)) continue;
+    if (doc.partIndex !== undefined && !started.has(doc.partIndex)) {
+      started.add(doc.partIndex);
+      steps.push({part: book.parts[doc.partIndex]!});
+    }
+    steps.push({doc});
+  }
+  return steps;
+}
+
 export function halfTitlePage(book: Book): Element {
   return h('section', {className: ['half-title'], 'epub:type': 'halftitlepage', ariaLabel: 'Half title'}, [
     h('p', {className: ['half-title-text']}, book.config.title),

@@ -61,3 +61,24 @@ export function removeByClass(tree: Root | Element, className: string) {
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
+
+/**
+ * One XHTML 5 document, as the EPUB's content documents and the print page are written:
+ * `head` is what follows the title (a stylesheet link or a `<style>`), `bodyAttributes` starts
+ * with a space when there are any.
+ */
+export function xhtmlDocument(page: {lang: string; title: string; head: string; bodyAttributes?: string; body: Nodes}): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" lang="${page.lang}" xml:lang="${page.lang}">
+<head>
+<meta charset="UTF-8"/>
+<title>${escapeXml(page.title)}</title>
+${page.head}
+</head>
+<body${page.bodyAttributes ?? ''}>
+${toXhtml(page.body)}
+</body>
+</html>
+`;
+}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import {VFile} from 'vfile';
 import {parseConfig} from '../../config/load.ts';
 import {readInside, OutsideManuscriptError} from '../../io/files.ts';
-import {partLabel, stemId, readGlossaryFile, type BookSource, type DocSource, type PartSource, type ReadResult} from '../source.ts';
+import {partLabel, stemId, readReferenceFiles, type BookSource, type DocSource, type PartSource, type ReadResult} from '../source.ts';
 
 export async function readBookYaml(manuscript: string): Promise<ReadResult> {
   const root = path.resolve(manuscript);
@@ -72,19 +72,7 @@ export async function readBookYaml(manuscript: string): Promise<ReadResult> {
     if (text !== undefined) docs.push({id: stemId('back', rel), kind: 'back', path: rel, text});
   }
 
-  const bibliography: BookSource['bibliography'] = [];
-  for (const rel of config.bibliography) {
-    const text = await read(rel);
-    if (text !== undefined) bibliography.push({path: show(rel), text});
-  }
-  const glossary: BookSource['glossary'] = [];
-  for (const rel of config.glossary) {
-    const text = await read(rel);
-    if (text === undefined) continue;
-    const {file, entry} = readGlossaryFile(rel, text, show(rel));
-    files.push(file);
-    if (entry) glossary.push(entry);
-  }
+  const {bibliography, glossary} = await readReferenceFiles(config, read, show, (_rel, file) => files.push(file));
   const source: BookSource = {root, displayRoot, config, configFile, parts, docs, bibliography, glossary, files};
   return {source, files};
 }

@@ -7,7 +7,7 @@ import type {Code} from 'mdast';
 import {common, createLowlight} from 'lowlight';
 import {visit} from '../../util/visit.ts';
 import type {MdBookSettings} from './config.ts';
-import type {PageEdits} from './prepare.ts';
+import type {PageEdits} from './edits.ts';
 
 const highlighter = createLowlight(common);
 /** What the Markdown stage prints as plain text (rehype-highlight's `plainText`). */

@@ -21,12 +21,11 @@
  */
 import path from 'node:path';
 import type {Nodes} from 'mdast';
-import type {VFile} from 'vfile';
 import type {DocKind} from '../../model.ts';
 import {readInside, OutsideManuscriptError} from '../../io/files.ts';
 import {visit} from '../../util/visit.ts';
 import {mappedText, type Origin} from '../origins.ts';
-import {partLabel, stemId as stemIdOf, readGlossaryFile, type BookSource, type Dialect, type DocSource, type PartSource, type ReadResult} from '../source.ts';
+import {partLabel, stemId as stemIdOf, readReferenceFiles, type BookSource, type Dialect, type DocSource, type PartSource, type ReadResult} from '../source.ts';
 import {loadMdBookProject, type SummaryEntry} from './config.ts';
 import {SourceFiles, Notes} from './notes.ts';
 import {expandHelpers} from './includes.ts';
@@ -225,23 +224,11 @@ export async function readMdBook(manuscript: string): Promise<ReadResult> {
     }
     return result.text;
   };
-  const bibSources: {path: string; text: string}[] = [];
-  for (const rel of config.bibliography) {
-    const text = await readConfigured(rel);
-    if (text !== undefined) bibSources.push({path: show(rel), text});
-  }
-  const glossary: BookSource['glossary'] = [];
-  for (const rel of config.glossary) {
-    const text = await readConfigured(rel);
-    if (text === undefined) continue;
-    const {file, entry} = readGlossaryFile(rel, text, show(rel));
-    sources.register(rel, file);
-    if (entry) glossary.push(entry);
-  }
+  const {bibliography, glossary} = await readReferenceFiles(config, readConfigured, show, (rel, file) => sources.register(rel, file));
 
   const files = [...configFiles, ...[...sources.byPath.values()].filter((f) => !configFiles.includes(f))];
   const source: BookSource = {
-    root, displayRoot, config, configFile, parts, docs: inputs, bibliography: bibSources, glossary, files,
+    root, displayRoot, config, configFile, parts, docs: inputs, bibliography, glossary, files,
   };
   return {source, files};
 }

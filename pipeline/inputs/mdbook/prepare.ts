@@ -6,40 +6,14 @@
  * moves, so every message still points at the author's line.
  */
 import type {VFile} from 'vfile';
-import type {Root as MdastRoot} from 'mdast';
 import type {Attributes} from '../../plugins/attributes.ts';
 import type {MappedText, Origin} from '../origins.ts';
-import type {MdBookSettings} from './config.ts';
-import type {BookPages} from './links.ts';
-import type {Notes, Place, SourceFiles} from './notes.ts';
+import type {Place} from './notes.ts';
+import type {PageEdits, PrepareContext} from './edits.ts';
 import {applyEdits, attributeBlock, escapeMarkdown, type Edit, type Page} from './page.ts';
 import {editCode} from './code.ts';
 import {editReferences} from './references.ts';
 
-export interface PrepareContext {
-  book: BookPages;
-  settings: MdBookSettings;
-  files: SourceFiles;
-  notes: Notes;
-  /** Manuscript-relative path of SUMMARY.md. */
-  summaryRel: string;
-  /** Footnote and link-reference labels renamed because another page of the document defines them too. */
-  renames: Map<string, string>;
-}
-
-/** One page being edited: its source, parse tree, and the edits so far. */
-export interface PageEdits {
-  page: Page;
-  source: string;
-  tree: MdastRoot;
-  edits: Edit[];
-  /** 0-based lines left out (hidden lines of code). */
-  removeLines: Set<number>;
-  /** Offset of the start of every line of `source`. */
-  lineStarts: number[];
-  /** Reports a note of `kind` at `offset` of the source (at the author's file and line). */
-  note: (kind: string, severity: 'info' | 'warning', offset: number | undefined, reason: string) => void;
-}
 
 /** The page's text as mdBook shows it (same origins, hidden lines removed, headings inserted). */
 export function preparePage(page: Page, context: PrepareContext): MappedText {

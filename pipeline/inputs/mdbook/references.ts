@@ -7,7 +7,7 @@
 import type {Definition, Html, Image, ImageReference, Link, LinkReference, FootnoteReference, FootnoteDefinition} from 'mdast';
 import {visit} from '../../util/visit.ts';
 import {closingBracket, destinationRange, rewriteImage, rewriteLink} from './links.ts';
-import type {PageEdits, PrepareContext} from './prepare.ts';
+import type {PageEdits, PrepareContext} from './edits.ts';
 
 const REMOTE_IMAGE = 'Remote images cannot be embedded in a book: a Markdown image becomes a link to the image (its text inside a link), an HTML `<img>` its alternative text';
 

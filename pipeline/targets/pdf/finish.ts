@@ -12,7 +12,7 @@ import fontkit from '@pdf-lib/fontkit';
 import {createHash} from 'node:crypto';
 import type {Book} from '../../model.ts';
 import type {Destination} from './read.ts';
-import {toPoints} from './html.ts';
+import {toPoints} from './geometry.ts';
 import {cleanSoftHyphens} from './soft-hyphens.ts';
 
 /**

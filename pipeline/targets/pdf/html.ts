@@ -2,17 +2,16 @@
  * The print document: the whole book as one HTML file for Chrome. Pure. Called once per
  * pass with what the previous pass measured (page numbers, where blank pages go).
  */
-import {createRequire} from 'node:module';
 import type {Element, ElementContent, Root} from 'hast';
 import {h} from 'hastscript';
 import {toString} from 'hast-util-to-string';
 import type {Book, Doc} from '../../model.ts';
-import {toXhtml, cloneTree, removeByClass, escapeXml} from '../xhtml.ts';
-import {visit, SKIP} from '../../util/visit.ts';
-import {halfTitlePage, titlePage, copyrightPage, partPage, docSection} from '../pages.ts';
+import {cloneTree, removeByClass, xhtmlDocument} from '../xhtml.ts';
+import {visit} from '../../util/visit.ts';
+import {hyphenate} from './hyphenate.ts';
+import {pageRules} from './geometry.ts';
+import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, readingOrder} from '../pages.ts';
 import {sizeImage} from '../../stages/media.ts';
-
-const require = createRequire(import.meta.url);
 
 /** One top-level block of the print document, in reading order. */
 export interface Block {
@@ -101,15 +100,11 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
 
   add({id: 'toc', kind: 'toc', head: 'Contents', recto: true, matter: 'front'}, tocElement(book, layout.folios, measured, beforeToc));
 
-  const started = new Set<number>();
-  for (const doc of book.docs) {
-    if (beforeToc.includes(doc)) continue;
-    const partIndex = doc.partIndex;
-    if (partIndex !== undefined && !started.has(partIndex)) {
-      started.add(partIndex);
-      const part = book.parts[partIndex]!;
+  for (const {part, doc} of readingOrder(book, beforeToc)) {
+    if (part) {
       add({id: part.id, kind: 'part', head: '', recto: true, matter: 'body'},
         partPage(part, part.image ? `/assets/${part.image.name}` : undefined));
+      continue;
     }
     const kind = doc.kind === 'chapter' ? 'chapter' : doc.kind === 'front' ? 'front' : 'back';
     add({
@@ -155,21 +150,11 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
 const LAYOUT_ONLY = 'body, body * { visibility: hidden !important; } .page-probe, .page-probe * { visibility: visible !important; }';
 
 function documentOf(book: Book, css: string, root: Root, extraCss: string): string {
-  const {config} = book;
   // Served as XHTML: the serializer writes empty elements as <x/>, which only XML parses right.
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE html>
-<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" lang="${config.language}" xml:lang="${config.language}">
-<head>
-<meta charset="UTF-8"/>
-<title>${escapeXml(config.title)}</title>
-<style>/*<![CDATA[*/\n${css.replace(/\]\]>/g, '')}\n${pageRules(book)}\n${extraCss}/*]]>*/</style>
-</head>
-<body>
-${toXhtml(root)}
-</body>
-</html>
-`;
+  return xhtmlDocument({
+    lang: book.config.language, title: book.config.title, body: root,
+    head: `<style>/*<![CDATA[*/\n${css.replace(/\]\]>/g, '')}\n${pageRules(book)}\n${extraCss}/*]]>*/</style>`,
+  });
 }
 
 /**
@@ -272,14 +257,10 @@ function tocElement(book: Book, folios: Map<string, string> | undefined, measure
   };
   const titleId = (doc: Doc) => doc.fragments.get('') ?? `${doc.id}-title`;
   const items: Element[] = [];
-  const started = new Set<number>();
-  for (const doc of book.docs) {
-    if (skip.includes(doc)) continue;
-    const partIndex = doc.partIndex;
-    if (partIndex !== undefined && !started.has(partIndex)) {
-      started.add(partIndex);
-      const part = book.parts[partIndex]!;
+  for (const {part, doc} of readingOrder(book, skip)) {
+    if (part) {
       items.push(entry(part.id, [h('span', {className: ['toc-part-label']}, `${part.label}`), ' ', part.title], 0));
+      continue;
     }
     if (doc.number !== undefined) {
       items.push(entry(titleId(doc), [h('span', {className: ['toc-number']}, String(doc.number)), ' ', doc.title], 1));
@@ -345,66 +326,4 @@ function rewriteForPrint(root: Root, book: Book, folios: Map<string, string> | u
       }
     }
   });
-}
-
-/** Hyphenated forms by pattern module and word (a pure function of both). */
-const hyphenated = new Map<string, Map<string, string>>();
-
-/** Soft hyphens in running text (Chrome here has no hyphenation dictionaries). */
-function hyphenate(root: Root, language: string) {
-  const patterns: Record<string, string> = {en: 'hyphen/en-us', 'en-us': 'hyphen/en-us', 'en-gb': 'hyphen/en-gb', de: 'hyphen/de', fr: 'hyphen/fr', es: 'hyphen/es'};
-  const module = patterns[language.toLowerCase()] ?? patterns[language.toLowerCase().split('-')[0]!];
-  if (!module) return;
-  const {hyphenateSync} = require(module) as {hyphenateSync: (text: string, options?: object) => string};
-  // Words repeat (and both passes hyphenate the same text): each distinct word is hyphenated once.
-  let memo = hyphenated.get(module);
-  if (!memo) hyphenated.set(module, (memo = new Map()));
-  const skip = new Set(['pre', 'code', 'math', 'h1', 'h2', 'h3', 'h4', 'nav', 'a', 'header', 'table', 'figcaption', 'dt', 'cite']);
-  const skipClasses = ['bibliography-entries', 'index-entries', 'copyright-page', 'title-page', 'half-title'];
-  visit(root, (node) => {
-    if (node.type === 'element') {
-      const classes = Array.isArray(node.properties?.className) ? node.properties.className : [];
-      if (skip.has(node.tagName) || skipClasses.some((c) => classes.includes(c))) return SKIP;
-    }
-    if (node.type === 'text' && node.value.length > 5) {
-      // Only lower-case words: names, acronyms and product names keep their shape.
-      node.value = node.value.replace(/\b[a-z][a-z]{6,}\b/g, (word) => {
-        let hyphenated = memo.get(word);
-        if (hyphenated === undefined) {
-          hyphenated = hyphenateSync(word, {minWordLength: 7});
-          memo.set(word, hyphenated);
-        }
-        return hyphenated;
-      });
-    }
-    return undefined;
-  });
-}
-
-/** The largest raster images the print needs: about 300 dpi across the text width, and the page's height. */
-export function printImageBounds(print: Book['config']['print']): {maxWidth: number; maxHeight: number} {
-  const textWidth = toPoints(print.trim.width) - toPoints(print.margins.inner) - toPoints(print.margins.outer);
-  return {maxWidth: Math.ceil((textWidth / 72) * 300), maxHeight: Math.ceil((toPoints(print.trim.height) / 72) * 300)};
-}
-
-/** A CSS length in points. */
-export function toPoints(length: string): number {
-  const match = /^(\d+(?:\.\d+)?)(in|mm|cm|pt)$/.exec(length);
-  if (!match) throw new Error(`Not a length: ${length}`);
-  const factor = {in: 72, mm: 72 / 25.4, cm: 72 / 2.54, pt: 1}[match[2] as 'in' | 'mm' | 'cm' | 'pt'];
-  return Number(match[1]) * factor;
-}
-
-function pageRules(book: Book): string {
-  const p = book.config.print;
-  const bleed = p.bleed ? toPoints(p.bleed) : 0;
-  const pt = (length: string) => `${(toPoints(length) + bleed).toFixed(2)}pt`;
-  const width = toPoints(p.trim.width) + 2 * bleed;
-  const height = toPoints(p.trim.height) + 2 * bleed;
-  return `
-@page { size: ${width.toFixed(2)}pt ${height.toFixed(2)}pt; margin: ${pt(p.margins.top)} ${pt(p.margins.outer)} ${pt(p.margins.bottom)} ${pt(p.margins.inner)}; }
-@page :left { margin-left: ${pt(p.margins.outer)}; margin-right: ${pt(p.margins.inner)}; }
-@page :right { margin-left: ${pt(p.margins.inner)}; margin-right: ${pt(p.margins.outer)}; }
-html { font-size: ${p.fontSize}; }
-`;
 }
