@@ -94,4 +94,24 @@ describe('the pipeline’s shape', () => {
     }
     expect(found).toEqual([]);
   });
+
+  it('should draw the flow in the README with folders that exist, and link pages that exist', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const howItWorks = readme.split(/^## /m).find((section) => section.startsWith('How it works'))!;
+    const steps = ['read', 'BookSource', 'assemble', 'Book', 'paginate', 'targets', 'write', 'dist/'];
+    const at = steps.map((step) => howItWorks.search(new RegExp(`(^|\\s)${step.replace('/', '\\/')}(\\s|:)`, 'm')));
+    expect(at.every((index) => index >= 0), `steps ${steps.filter((_, i) => at[i]! < 0).join(', ')} missing`).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+    const named = [...howItWorks.matchAll(/pipeline\/[\w./-]+/g)].map((match) => match[0]);
+    expect(named.length).toBeGreaterThan(8);
+    for (const name of named) expect(fs.existsSync(path.join(ROOT, name)), name).toBe(true);
+    for (const page of ['README.md', ...fs.readdirSync(path.join(ROOT, 'docs')).map((name) => `docs/${name}`)]) {
+      // Links of the prose, not the examples in code.
+      const text = fs.readFileSync(path.join(ROOT, page), 'utf8').replace(/```[\s\S]*?```/g, '').replace(/`[^`\n]*`/g, '');
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+\.md)(#[^)]*)?\)/g)) {
+        expect(fs.existsSync(path.join(ROOT, path.dirname(page), target!)), `${page} links to ${target}`).toBe(true);
+      }
+    }
+    expect(readme).toContain('](docs/architecture.md)');
+  });
 });
