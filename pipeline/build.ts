@@ -9,7 +9,11 @@ import {loadBook, hasErrors} from './stages/load.ts';
 import {blocksOutputs} from './stages/placeholder.ts';
 import {ScaleAhead, type ScaleMemo} from './stages/scale.ts';
 import type {BookConfig} from './config/schema.ts';
-import {epubTarget, pdfTarget, type Target} from './targets/index.ts';
+import {epubTarget, pdfTarget, printTarget, type Target} from './targets/index.ts';
+import type {PrintProfile} from './config/schema.ts';
+import type {Finding} from './targets/print/preflight.ts';
+import type {Element} from 'hast';
+import {visit} from './util/visit.ts';
 import type {PdfResult} from './targets/pdf/index.ts';
 
 type PrintedPdf = PdfResult & {cached?: boolean};
@@ -35,6 +39,8 @@ export interface BuildOptions {
   cache?: BuildCache;
   /** Templates folder (default: the pipeline's templates/). */
   templates?: string;
+  /** Print profiles besides the screen PDF (default: book.yaml's `print.profiles`). */
+  printProfiles?: PrintProfile[];
 }
 
 export interface BuildResult {
@@ -140,6 +146,39 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
         files.push(report);
       }
     }
+    if (pdf) {
+      const profiles = (await printTarget.profiles())(book, options.printProfiles);
+      if (profiles.length > 0) {
+        const took: string[] = [];
+        const time = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+          const start = performance.now();
+          try {
+            return await run();
+          } finally {
+            timings[`print ${name}`] = Math.round(performance.now() - start);
+            took.push(`${name} ${((performance.now() - start) / 1000).toFixed(1)} s`);
+          }
+        };
+        details.print = '';
+        const made = await stage('print', async () => {
+          const files = await printTarget.files(book, pdf!.bytes, pdf!.pageCount, profiles, {slug, sourceDateEpoch: epoch, time});
+          details.print = took.join(', ');
+          return files;
+        })
+          .catch((error: unknown) => {
+            if (!(error instanceof Error) || error.constructor.name !== 'GhostscriptNotFoundError') throw error;
+            pdfError = error;
+            return undefined;
+          });
+        if (made) {
+          reportFindings(book, files, path.join(options.out, `${slug}.pdf`), made.screen);
+          for (const file of made.files) {
+            outputs.set(file.name, file.bytes);
+            reportFindings(book, files, path.join(options.out, file.name), file.findings);
+          }
+        }
+      }
+    }
     if (wantEpub) {
       const bytes = await stage('epub', async () => {
         const during = packaging;
@@ -161,7 +200,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       files, ok: !hasErrors(files), timings, book, ...cacheReport,
       outputs: [...outputs].map(([name, bytes]) => ({
         path: path.join(options.out, name), bytes: bytes.byteLength,
-        ...(name.endsWith('.pdf') && pdf ? {pages: pdf.pageCount} : {}),
+        ...(name.endsWith('.pdf') && pdf ? {pages: name.endsWith('.cover.pdf') ? 1 : pdf.pageCount} : {}),
         ...(cached.has(name) ? {cached: true} : {}),
       })),
     };
@@ -187,6 +226,43 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       await printer.close();
     }
   }
+}
+
+/**
+ * The preflight's findings as messages: a low-resolution image at its figure's line (found by
+ * its pixels: an image below the print's resolution is never scaled, so it has the pixels of
+ * its file), everything else on the output file.
+ */
+function reportFindings(book: Book, files: VFile[], output: string, findings: Finding[]) {
+  if (findings.length === 0) return;
+  let report: VFile | undefined;
+  for (const finding of findings) {
+    const where = finding.page ? `page ${finding.page}: ` : '';
+    const figure = finding.image ? figureOf(book, finding.image.pixelWidth, finding.image.pixelHeight) : undefined;
+    const file = figure ? files.find((f) => f.path === figure.doc.displayPath) : undefined;
+    const target = file ?? (report ??= (() => {
+      const created = new VFile({path: output});
+      files.push(created);
+      return created;
+    })());
+    const message = target.message(`${path.basename(output)}, ${where}${finding.message}`, {
+      ...(file && figure?.place ? {place: figure.place} : {}), source: 'book', ruleId: finding.rule,
+    });
+    message.fatal = finding.severity === 'error' ? true : false;
+  }
+}
+
+function figureOf(book: Book, width: number, height: number) {
+  const asset = [...book.assets.values()].find((a) => a.width === width && a.height === height);
+  if (!asset) return undefined;
+  for (const doc of book.docs) {
+    let place: import('unist').Position | undefined;
+    visit(doc.tree, 'element', (node: Element) => {
+      if (!place && node.tagName === 'img' && node.properties?.dataAsset === asset.path) place = node.position;
+    });
+    if (place) return {doc, place};
+  }
+  return undefined;
 }
 
 export function slugOf(title: string): string {

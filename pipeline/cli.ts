@@ -7,6 +7,7 @@ import path from 'node:path';
 import fs from 'node:fs/promises';
 import {reporter} from 'vfile-reporter';
 import {countsOf, diagnosticsOf} from './util/messages.ts';
+import {PRINT_PROFILES, type PrintProfile} from './config/schema.ts';
 import type {VFile} from 'vfile';
 // The pipeline is imported when a command needs it, so that --help and --version answer at once.
 import type {Target, BuildResult} from './build.ts';
@@ -60,6 +61,8 @@ EPUB or PDF, are taken from the build cache; the outputs are the same bytes as w
 Options:
   --out DIR          Output folder (default: dist)
   --only epub|pdf    Build one output only
+  --print-profile P  Also make the print file of profile P: kdp, pdfx (with the cover), or
+                     screen (checks the screen PDF); repeat or separate with commas
   --frail            Treat warnings as errors (exit 1)
   --json             Print a JSON report (outputs, diagnostics, stage timings) on stdout
 ${COMMON}
@@ -110,7 +113,7 @@ ${EXIT_CODES}`,
 
 /** Which options each command takes (besides --help, --version, --debug). */
 const ALLOWED: Record<string, string[]> = {
-  build: ['manuscript', 'out', 'only', 'frail', 'json', 'no-cache', 'cache-dir', 'quiet'],
+  build: ['manuscript', 'out', 'only', 'frail', 'json', 'no-cache', 'cache-dir', 'quiet', 'print-profile'],
   // --out and --only are accepted and ignored, as before (scripts pass them to both commands).
   check: ['manuscript', 'frail', 'gates', 'json', 'no-cache', 'cache-dir', 'quiet', 'out', 'only'],
   preview: ['manuscript', 'port', 'host', 'epub', 'pdf', 'out', 'no-cache', 'cache-dir', 'quiet'],
@@ -123,6 +126,7 @@ const OPTIONS = {
   manuscript: {type: 'string', default: 'manuscript'},
   out: {type: 'string', default: 'dist'},
   only: {type: 'string'},
+  'print-profile': {type: 'string', multiple: true},
   frail: {type: 'boolean', default: false},
   gates: {type: 'boolean', default: false},
   json: {type: 'boolean', default: false},
@@ -186,6 +190,10 @@ async function main(argv: string[]): Promise<number> {
     if (values.only !== 'epub' && values.only !== 'pdf') throw new UsageError(`--only takes \`epub\` or \`pdf\`, not \`${values.only}\``);
     targets = [values.only];
   }
+  const printProfiles = values['print-profile']?.flatMap((value) => value.split(',')).map((value) => value.trim()).filter(Boolean);
+  for (const profile of printProfiles ?? []) {
+    if (!(PRINT_PROFILES as readonly string[]).includes(profile)) throw new UsageError(`--print-profile takes ${PRINT_PROFILES.map((p) => `\`${p}\``).join(', ')}, not \`${profile}\``);
+  }
   const sourceDateEpoch = parseEpoch(process.env.SOURCE_DATE_EPOCH);
   const progress = createProgress({quiet: values.quiet});
   const log = (line: string) => progress.line(line);
@@ -209,6 +217,7 @@ async function main(argv: string[]): Promise<number> {
       out: values.out,
       targets,
       checkOnly: command === 'check',
+      ...(printProfiles ? {printProfiles: printProfiles as PrintProfile[]} : {}),
       ...(sourceDateEpoch !== undefined ? {sourceDateEpoch} : {}),
       ...(cache ? {cache} : {}),
       onStage: progress.onStage,
@@ -338,7 +347,7 @@ main(process.argv.slice(2)).then(
     if (error instanceof UsageError) {
       message = error.message;
       process.stderr.write(`book: ${error.message}\nRun with --help for usage.\n`);
-    } else if (error instanceof OutputError || (chrome && (error instanceof chrome.ChromeNotFoundError || error instanceof chrome.PrintTimeoutError))) {
+    } else if (error instanceof OutputError || (error instanceof Error && error.constructor.name === 'GhostscriptNotFoundError') || (chrome && (error instanceof chrome.ChromeNotFoundError || error instanceof chrome.PrintTimeoutError))) {
       message = error.message;
       process.stderr.write(`book: ${error.message}\n`);
       if (debug) process.stderr.write(`${error.stack}\n`);

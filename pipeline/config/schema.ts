@@ -4,6 +4,10 @@
  */
 import {z} from 'zod';
 
+/** The print files a build can make besides the screen PDF (`screen` is that PDF itself). */
+export const PRINT_PROFILES = ['screen', 'kdp', 'pdfx'] as const;
+export type PrintProfile = (typeof PRINT_PROFILES)[number];
+
 const length = z
   .string()
   .regex(/^\d+(\.\d+)?(in|mm|cm|pt)$/, 'a length such as "7in", "178mm" or "36pt"');
@@ -81,8 +85,14 @@ export const bookSchema = z
           .strict()
           .default({top: '0.75in', bottom: '0.8in', inner: '0.875in', outer: '0.625in'}),
         bleed: length.optional().describe('Bleed added around the trim box'),
-        cropMarks: z.boolean().default(false),
+        cropMarks: z.boolean().default(false).describe('Crop marks outside the bleed, in the `pdfx` file'),
         fontSize: length.default('10.5pt'),
+        profiles: z.array(z.enum(PRINT_PROFILES)).optional()
+          .describe('Print files besides the screen PDF: `kdp` (<slug>.kdp.pdf), `pdfx` (<slug>.pdfx.pdf)'),
+        color: z.enum(['gray', 'cmyk']).optional().describe('The colour of the `pdfx` file: greyscale (the default) or CMYK'),
+        paper: z.union([z.enum(['white', 'cream', 'color']), length]).optional()
+          .describe('Paper for the cover’s spine: KDP’s white, cream or colour paper, or the thickness of one leaf'),
+        coverText: z.string().optional().describe('The text on the back cover (default: the description)'),
       })
       .strict()
       .default({

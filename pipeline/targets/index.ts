@@ -33,3 +33,9 @@ export const pdfTarget = {
   /** Starts Chrome for `book`: `paginate()`, then `render(layout)`, then `close()`. */
   open: async (book: Book, options: PdfOptions): Promise<Printer> => (await import('./pdf/index.ts')).openPrinter(book, options),
 };
+
+/** The print channels (print/): the profiles' files and the cover, from the finished screen PDF. */
+export const printTarget = {
+  profiles: async () => (await import('./print/index.ts')).profilesOf,
+  files: async (...args: Parameters<typeof import('./print/index.ts').printFiles>) => (await import('./print/index.ts')).printFiles(...args),
+};

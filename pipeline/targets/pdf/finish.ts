@@ -1,7 +1,7 @@
 /**
  * What Chrome cannot do, done on the printed PDF with pdf-lib: folios (roman in the front
  * matter, arabic from 1 in the body), running heads, page labels, nested bookmarks,
- * document metadata with an XMP packet, trim/bleed boxes and crop marks.
+ * document metadata with an XMP packet, trim and bleed boxes (crop marks: print/profiles.ts).
  * The page furniture is drawn as marked `/Artifact` content, so the tag tree stays intact.
  */
 import {
@@ -73,7 +73,6 @@ export async function finishPdf(doc: PDFDocument, options: FinishOptions): Promi
       const {width, height} = page.getSize();
       page.setBleedBox(0, 0, width, height);
       page.setTrimBox(bleed, bleed, width - 2 * bleed, height - 2 * bleed);
-      if (print.cropMarks) drawCropMarks(page, bleed);
     }
   });
 
@@ -99,6 +98,7 @@ export async function finishPdf(doc: PDFDocument, options: FinishOptions): Promi
   const xmp = doc.context.stream(xmpPacket(book, date, options.creator), {Type: 'Metadata', Subtype: 'XML'});
   doc.catalog.set(PDFName.of('Metadata'), doc.context.register(xmp));
   renumberStructureIds(doc);
+  groupFigures(doc);
   // A file identifier made from the book and the date (Chrome's is made from the clock).
   const id = createHash('md5').update(`${JSON.stringify(config.identifiers)}\n${config.title}\n${options.sourceDateEpoch}`).digest('hex');
   doc.context.trailerInfo.ID = doc.context.obj([PDFHexString.of(id), PDFHexString.of(id)]);
@@ -152,19 +152,6 @@ function fit(text: string, widthOf: (text: string) => number, max: number): stri
   if (widthOf(out) <= max) return out;
   while (out.length > 1 && widthOf(`${out}…`) > max) out = out.slice(0, -1).trimEnd();
   return `${out}…`;
-}
-
-function drawCropMarks(page: PDFPage, bleed: number) {
-  const {width, height} = page.getSize();
-  const length = Math.min(bleed * 0.8, 12);
-  page.pushOperators(beginMarkedContent('Artifact'));
-  for (const [x, y] of [[bleed, bleed], [width - bleed, bleed], [bleed, height - bleed], [width - bleed, height - bleed]] as const) {
-    const dx = x === bleed ? -1 : 1;
-    const dy = y === bleed ? -1 : 1;
-    page.drawLine({start: {x: x + dx * 2, y}, end: {x: x + dx * (2 + length), y}, thickness: 0.25, color: rgb(0, 0, 0)});
-    page.drawLine({start: {x, y: y + dy * 2}, end: {x, y: y + dy * (2 + length)}, thickness: 0.25, color: rgb(0, 0, 0)});
-  }
-  page.pushOperators(endMarkedContent());
 }
 
 /** Builds /Outlines from our own headings (Chrome's loses spaces at line wraps). */
@@ -314,4 +301,32 @@ function sortIdTree(doc: PDFDocument, root: PDFDict): void {
   tree.delete(PDFName.of('Kids'));
   tree.delete(PDFName.of('Limits'));
   tree.set(PDFName.of('Names'), doc.context.obj(pairs.flatMap(([name, value]) => [PDFString.of(name), value as PDFRef])));
+}
+
+/**
+ * Chrome tags a `<figure>` as a /Figure around its content (the image's own /Figure, which has
+ * the alternative text, a table or a listing) and its caption; PDF/UA wants alternative text on
+ * every /Figure, and such an outer one is a grouping of structure, not a picture: it becomes a /Div.
+ */
+export function groupFigures(doc: PDFDocument): void {
+  const root = doc.catalog.lookupMaybe(PDFName.of('StructTreeRoot'), PDFDict);
+  if (!root) return;
+  const figure = PDFName.of('Figure');
+  const seen = new Set<PDFDict>();
+  const kidsOf = (node: PDFDict): PDFDict[] => {
+    const k = node.get(PDFName.of('K'));
+    const value = k instanceof PDFRef ? doc.context.lookup(k) : k;
+    const list = value instanceof PDFArray ? value.asArray() : value ? [value] : [];
+    return list.map((item) => (item instanceof PDFRef ? doc.context.lookup(item) : item)).filter((item): item is PDFDict => item instanceof PDFDict);
+  };
+  const walk = (node: PDFDict) => {
+    if (seen.has(node)) return;
+    seen.add(node);
+    const kids = kidsOf(node);
+    if (node.get(PDFName.of('S')) === figure && !node.get(PDFName.of('Alt')) && kids.some((kid) => kid.get(PDFName.of('S')))) {
+      node.set(PDFName.of('S'), PDFName.of('Div'));
+    }
+    for (const kid of kids) walk(kid);
+  };
+  walk(root);
 }
