@@ -147,7 +147,7 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
       }
     }
     if (pdf) {
-      const profiles = (await printTarget.profiles())(book, options.printProfiles);
+      const profiles = printTarget.profiles(book.config, options.printProfiles);
       if (profiles.length > 0) {
         const took: string[] = [];
         const time = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
@@ -235,10 +235,11 @@ export async function build(options: BuildOptions): Promise<BuildResult> {
  */
 function reportFindings(book: Book, files: VFile[], output: string, findings: Finding[]) {
   if (findings.length === 0) return;
+  const figures = findings.some((finding) => finding.image) ? figuresBySize(book) : new Map<string, Figure | undefined>();
   let report: VFile | undefined;
   for (const finding of findings) {
     const where = finding.page ? `page ${finding.page}: ` : '';
-    const figure = finding.image ? figureOf(book, finding.image.pixelWidth, finding.image.pixelHeight) : undefined;
+    const figure = finding.image ? figures.get(`${finding.image.pixelWidth}x${finding.image.pixelHeight}`) : undefined;
     const file = figure ? files.find((f) => f.path === figure.doc.displayPath) : undefined;
     const target = file ?? (report ??= (() => {
       const created = new VFile({path: output});
@@ -252,17 +253,24 @@ function reportFindings(book: Book, files: VFile[], output: string, findings: Fi
   }
 }
 
-function figureOf(book: Book, width: number, height: number) {
-  const asset = [...book.assets.values()].find((a) => a.width === width && a.height === height);
-  if (!asset) return undefined;
+type Figure = {doc: Book['docs'][number]; place: import('unist').Position | undefined};
+
+/** The first use of each image, by its pixel size (`WxH`): one walk of the book for all findings. */
+function figuresBySize(book: Book): Map<string, Figure | undefined> {
+  const firstUse = new Map<string, Figure>();
   for (const doc of book.docs) {
-    let place: import('unist').Position | undefined;
     visit(doc.tree, 'element', (node: Element) => {
-      if (!place && node.tagName === 'img' && node.properties?.dataAsset === asset.path) place = node.position;
+      const asset = node.tagName === 'img' && typeof node.properties?.dataAsset === 'string' ? node.properties.dataAsset : undefined;
+      if (asset && !firstUse.has(asset)) firstUse.set(asset, {doc, place: node.position});
     });
-    if (place) return {doc, place};
   }
-  return undefined;
+  // The first asset of each size decides, used in a figure or not (the cover is not).
+  const bySize = new Map<string, Figure | undefined>();
+  for (const asset of book.assets.values()) {
+    const key = `${asset.width}x${asset.height}`;
+    if (!bySize.has(key)) bySize.set(key, firstUse.get(asset.path));
+  }
+  return bySize;
 }
 
 export function slugOf(title: string): string {

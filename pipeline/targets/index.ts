@@ -6,7 +6,7 @@
  *   paginate ──► PagePlan ──► pdf.render(layout)
  *                    └──────► epub.render(book, {pages})   (while Chrome prints the final pass)
  */
-import type {BookConfig} from '../config/schema.ts';
+import type {BookConfig, PrintProfile} from '../config/schema.ts';
 import type {Book} from '../model.ts';
 import {renderEpub, readEpubTemplates, EPUB_MAX_IMAGE_WIDTH, EPUB_MAX_IMAGE_HEIGHT} from './epub/index.ts';
 import {printImageBounds} from './pdf/geometry.ts';
@@ -36,6 +36,7 @@ export const pdfTarget = {
 
 /** The print channels (print/): the profiles' files and the cover, from the finished screen PDF. */
 export const printTarget = {
-  profiles: async () => (await import('./print/index.ts')).profilesOf,
+  /** The print profiles a build makes: the command line's, else book.yaml's (`screen` checks the screen PDF). */
+  profiles: (config: BookConfig, asked: PrintProfile[] | undefined): PrintProfile[] => [...new Set(asked ?? config.print.profiles ?? [])],
   files: async (...args: Parameters<typeof import('./print/index.ts').printFiles>) => (await import('./print/index.ts')).printFiles(...args),
 };

@@ -27,11 +27,6 @@ export interface PrintFile {
   findings: Finding[];
 }
 
-/** The print profiles a build makes: the command line's, else book.yaml's (`screen` checks the screen PDF). */
-export function profilesOf(book: Book, asked: PrintProfile[] | undefined): PrintProfile[] {
-  return [...new Set(asked ?? book.config.print.profiles ?? [])];
-}
-
 export async function printFiles(book: Book, screen: Uint8Array, pageCount: number, profiles: PrintProfile[], options: {slug: string; sourceDateEpoch: number; time?: <T>(name: string, run: () => Promise<T>) => Promise<T>}): Promise<{screen: Finding[]; files: PrintFile[]}> {
   const time = options.time ?? (<T>(_name: string, run: () => Promise<T>) => run());
   const {print} = book.config;
