@@ -96,6 +96,7 @@ export function plain(text: string): string {
 }
 
 import {PDFDocument, PDFName, PDFDict, PDFArray, PDFRef, PDFHexString, PDFString} from 'pdf-lib';
+import {readDestinations, decodeName} from '../pipeline/targets/pdf/read.ts';
 
 export interface OutlineNode {
   title: string;
@@ -128,3 +129,22 @@ export async function readOutline(file: string): Promise<OutlineNode[]> {
   };
   return walk(outlines.get(PDFName.of('First')));
 }
+
+/** Link annotations to notes: the page of each call and of the note it points to (Chrome's slivers of a line over a page's edge left out). */
+export async function noteLinks(bytes: Uint8Array): Promise<{note: string; callPage: number; notePage: number | undefined}[]> {
+  const doc = await PDFDocument.load(bytes);
+  const dests = readDestinations(doc);
+  const out: {note: string; callPage: number; notePage: number | undefined}[] = [];
+  doc.getPages().forEach((page, i) => {
+    for (const ref of page.node.Annots()?.asArray() ?? []) {
+      const annot = doc.context.lookup(ref) as PDFDict;
+      const dest = annot.get(PDFName.of('Dest')) ?? (annot.lookup(PDFName.of('A')) as PDFDict | undefined)?.get(PDFName.of('D'));
+      const name = dest instanceof PDFName ? decodeName(dest.asString()) : dest instanceof PDFString || dest instanceof PDFHexString ? dest.decodeText() : '';
+      const rect = (annot.lookup(PDFName.of('Rect')) as PDFArray).asArray().map((n) => Number(String(n)));
+      if (!/-fn-/.test(name) || Math.abs(rect[3]! - rect[1]!) < 1) continue;
+      out.push({note: name, callPage: i + 1, notePage: dests.get(name)?.page});
+    }
+  });
+  return out;
+}
+

@@ -12,7 +12,7 @@ import {toString} from 'hast-util-to-string';
 import type {Element} from 'hast';
 import {bookStats, type BookStats} from './book-stats.ts';
 import type {Book} from '../pipeline/model.ts';
-import {pdftext, buildBook, epubcheck, unzipEpub, zipEntryNames, pdfinfo, pdfInfoField, pdfPages, pdffonts, readOutline, ROOT, plain, messages} from './helpers.ts';
+import {pdftext, buildBook, epubcheck, unzipEpub, zipEntryNames, pdfinfo, pdfInfoField, pdfPages, pdffonts, readOutline, ROOT, plain, messages, noteLinks} from './helpers.ts';
 
 const MANUSCRIPT = path.join(ROOT, 'manuscript');
 const EPOCH = 1_744_070_400; // 2025-04-08T00:00:00Z
@@ -135,7 +135,7 @@ describe('the EPUB of the manuscript', () => {
       const xhtml = files[`OEBPS/${file}`]!;
       const marker = xhtml.indexOf(`id="${id}"`);
       const after = xhtml.slice(xhtml.indexOf('>', marker) + 1);
-      const text = plain(after.replace(/<span[^>]*pagebreak[^>]*\/>/g, '').replace(/<[^>]+>/g, ' ').replace(/&#x[0-9A-F]+;|&\w+;/gi, ' ')).slice(0, 40);
+      const text = plain(after.replace(/<span[^>]*pagebreak[^>]*\/>/g, '').replace(/<[^>]+>/g, ' ').replace(/&#x([0-9A-F]+);/gi, (_, hex: string) => String.fromCodePoint(parseInt(hex, 16))).replace(/&(amp|lt|gt|quot|apos);/g, (_, name: string) => ({amp: '&', lt: '<', gt: '>', quot: '"', apos: "'"})[name]!)).replace(/\u00ad/g, '').slice(0, 40);
       const words = text.split(' ').slice(0, 4).join(' ');
       const index = labels.indexOf(label!);
       expect(index, `page ${label}`).toBeGreaterThanOrEqual(0);
@@ -186,6 +186,15 @@ describe('the print PDF of the manuscript', () => {
     expect(labels[firstPart]).toBe('1');
     expect(labels[firstPart - 1]).toMatch(/^[ivxlc]+$/);
     expect(labels[0]).toBe('i');
+  });
+
+  it('should set every footnote at the foot of the page that calls it (print.notes: page)', async () => {
+    const links = await noteLinks(fs.readFileSync(pdf));
+    const notes = new Set(links.map((l) => l.note));
+    expect(notes.size).toBe(stats.footnotes);
+    for (const link of links) expect(link.notePage, link.note).toBe(link.callPage);
+    // None left for a chapter's end.
+    expect(pages.some((page) => /^\s*Notes\s*$/m.test(page))).toBe(false);
   });
 
   it('should have nested bookmarks that point at the right pages', async () => {

@@ -87,6 +87,8 @@ export const bookSchema = z
         bleed: length.optional().describe('Bleed added around the trim box'),
         cropMarks: z.boolean().default(false).describe('Crop marks outside the bleed, in the `pdfx` file'),
         fontSize: length.default('10.5pt'),
+        notes: z.enum(['page', 'chapter']).default('page')
+          .describe('Footnotes at the bottom of the page that calls them (`page`) or gathered at the end of each chapter (`chapter`)'),
         profiles: z.array(z.enum(PRINT_PROFILES)).optional()
           .describe('Print files besides the screen PDF: `kdp` (<slug>.kdp.pdf), `pdfx` (<slug>.pdfx.pdf)'),
         color: z.enum(['gray', 'cmyk']).optional().describe('The colour of the `pdfx` file: greyscale (the default) or CMYK'),
@@ -100,6 +102,7 @@ export const bookSchema = z
         margins: {top: '0.75in', bottom: '0.8in', inner: '0.875in', outer: '0.625in'},
         cropMarks: false,
         fontSize: '10.5pt',
+        notes: 'page',
       }),
   })
   .strict();

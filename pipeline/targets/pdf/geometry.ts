@@ -29,3 +29,14 @@ export function pageRules(book: Book): string {
 html { font-size: ${p.fontSize}; }
 `;
 }
+
+/** The page as Chrome's destinations measure it (with bleed), the text area's height and one body line, in points. */
+export function textArea(print: Book['config']['print']): {pageHeight: number; contentHeight: number; lineHeight: number} {
+  const bleed = print.bleed ? toPoints(print.bleed) : 0;
+  return {
+    pageHeight: toPoints(print.trim.height) + 2 * bleed,
+    contentHeight: toPoints(print.trim.height) - toPoints(print.margins.top) - toPoints(print.margins.bottom),
+    // print.css sets the body's line-height to 1.4.
+    lineHeight: toPoints(print.fontSize) * 1.4,
+  };
+}

@@ -12,6 +12,7 @@ import {hyphenate} from './hyphenate.ts';
 import {pageRules} from './geometry.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, readingOrder} from '../pages.ts';
 import {sizeImage} from '../../stages/media.ts';
+import {takeNotes, placeNotes, measureBody, measureIds, floatId, isFloatId, markFirstLines, lineId, type Note, type NoteBlock, type NotePlan} from './footnotes.ts';
 
 /** One top-level block of the print document, in reading order. */
 export interface Block {
@@ -47,6 +48,13 @@ export interface PrintLayout {
    * outer margins would swap).
    */
   rectoStarts?: Set<string>;
+  /**
+   * Footnotes at the bottom of their page (`print.notes: page`): the floats planned so far
+   * (footnotes.ts). Notes no float holds are set at the end of their chapter.
+   */
+  notes?: NotePlan;
+  /** Also make the document that measures every note's height (`PrintDocument.measure`). */
+  measureNotes?: boolean;
 }
 
 /**
@@ -71,6 +79,16 @@ export interface PrintDocument {
   pieceStarts: string[];
   /** Id → id of the block that holds it, where Chrome records no destination of its own. */
   enclosingBlock: Map<string, string>;
+  /** Page-bottom notes in reading order (none when the book gathers them per chapter). */
+  notes: Note[];
+  /** Blocks whose first line is marked (chapters with page-bottom notes; `lineId`). */
+  lineBlocks: string[];
+  /** Ids inside the page-bottom notes. */
+  noteIds: Set<string>;
+  /** Each chapter's block ids, in reading order: where a page's notes may stand. */
+  blockIdsByDoc: Map<string, NoteBlock[]>;
+  /** With `measureNotes`: every note on a page of its own, to measure (footnotes.ts). */
+  measure?: string;
 }
 
 const PLACEHOLDER = '000';
@@ -115,15 +133,28 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
 
   const root: Root = {type: 'root', children: body};
   removeByClass(root, 'online-only');
+  const pageNotes = config.print.notes === 'page' ? takeNotes(root) : {notes: [], asides: new Map<string, Element>(), inside: new Set<string>()};
+  const blockIdsByDoc = blockIdsOfDocs(root);
+  const lineBlocks = pageNotes.notes.length > 0 ? markFirstLines(root, new Set(pageNotes.notes.map((n) => n.docId))) : [];
+  if (pageNotes.notes.length > 0) placeNotes(root, pageNotes.notes, pageNotes.asides, layout.notes ?? new Map());
   const blockOf = blockOfIds(root);
   rewriteForPrint(root, book, layout.folios, measured, blockOf);
   hyphenate(root, config.language);
+  // The notes as printed (links and hyphens done), each measured on a page of its own.
+  let measure: string | undefined;
+  if (layout.measureNotes && pageNotes.notes.length > 0) {
+    const measureRoot: Root = {type: 'root', children: measureBody(pageNotes.notes, new Map([...pageNotes.asides].map(([id, aside]) => [id, cloneTree(aside)])))};
+    measureRoot.children.push(h('div', {className: ['page-probe'], id: 'page-probe'}, measureIds(pageNotes.notes).map((id) => h('a', {href: `#${id}`}, '.'))));
+    measure = documentOf(book, css, measureRoot, LAYOUT_ONLY);
+  }
 
   // Links from one block into another may cross from one piece into another: the join needs
   // to know where their targets land.
   for (const id of crossBlockTargets(root, blockOf)) measured.add(id);
-  const childIds = blockChildIds(root);
-  const probeIds = layout.probe ? new Set([...blocks.map((b) => b.id), ...measured, ...childIds]) : new Set<string>();
+  const childIds = blockChildIds(root).filter((id) => !isFloatId(id));
+  const noteIds = [...pageNotes.notes.flatMap((note) => [note.id, note.callId]), ...lineBlocks.map(lineId)];
+  for (const [docId, specs] of layout.notes ?? []) for (const spec of specs) noteIds.push(floatId(docId, spec.page));
+  const probeIds = layout.probe ? new Set([...blocks.map((b) => b.id), ...measured, ...childIds, ...noteIds]) : new Set<string>();
   const canStart = layout.probe ? () => true
     : (child: Root['children'][number]) => child.type === 'element' && layout.rectoStarts?.has(String(child.properties?.dataBlock)) === true;
   const runs = splitBlocks(root.children, layout.probe || layout.rectoStarts ? layout.pieces ?? 1 : 1, canStart);
@@ -143,7 +174,10 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
     const first = run.find((child): child is Element => child.type === 'element' && typeof child.properties?.dataBlock === 'string');
     return String(first?.properties.dataBlock ?? '');
   });
-  return {pieces, pieceStarts, blocks, measuredIds: [...measured], blockChildIds: childIds, enclosingBlock: enclosingBlocks(root)};
+  return {
+    pieces, pieceStarts, blocks, measuredIds: [...measured], blockChildIds: childIds, enclosingBlock: enclosingBlocks(root),
+    notes: pageNotes.notes, noteIds: pageNotes.inside, lineBlocks, blockIdsByDoc, ...(measure ? {measure} : {}),
+  };
 }
 
 /** In the layout pass only the probe links are painted: Chrome lays out the same pages faster. */
@@ -210,6 +244,21 @@ function linkAcrossPieces(runs: Root['children'][], pieceOf: (id: string) => num
       }
     });
   });
+}
+
+const FLOWING = new Set(['p', 'ul', 'ol', 'dl', 'blockquote', 'h2', 'h3', 'h4', 'h5', 'h6']);
+
+/** Each top-level block's child ids where a page's notes may stand (before the floats go in). */
+function blockIdsOfDocs(root: Root): Map<string, NoteBlock[]> {
+  const out = new Map<string, NoteBlock[]>();
+  for (const block of root.children) {
+    if (block.type !== 'element') continue;
+    // Only blocks whose lines flow around a float: a table, figure, listing or equation beside
+    // a float as wide as the text would be squeezed (and Chrome would shrink the whole print).
+    const ids = block.children.flatMap((c) => (c.type === 'element' && typeof c.properties?.id === 'string' ? [{id: c.properties.id, flowing: FLOWING.has(c.tagName)}] : []));
+    out.set(String(block.properties?.dataBlock ?? block.properties?.id), ids);
+  }
+  return out;
 }
 
 /** Ids of the blocks in each document section: candidates for page-break markers. */

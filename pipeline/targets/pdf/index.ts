@@ -22,7 +22,9 @@ import {printImageBounds} from './geometry.ts';
 import {openBrowser, type PrintSession, type Resources} from './chrome.ts';
 import {readDestinations} from './read.ts';
 import {finishPdf, READ, type PageInfo, type OutlineItem} from './finish.ts';
-import {joinPrints, linkAcross} from './join.ts';
+import {joinPrints, linkAcross, moveDestinations} from './join.ts';
+import {textArea} from './geometry.ts';
+import {liftOutOfNotes, floatId} from './footnotes.ts';
 import {paginate, placeholderOf, folioOf, type PageLayout, type PrintPass} from './paginate.ts';
 
 export {LAYOUT_PIECES, joinLayoutDestinations, measured, planPages, placeholderOf, type PageLayout} from './paginate.ts';
@@ -142,7 +144,9 @@ export function openPrinter(original: Book, options: PdfOptions): Printer {
     const book = await scaling;
     placeholders = withPlaceholders;
     try {
-      return await paginate(book, css, pass, withPlaceholders);
+      const layout = await paginate(book, css, pass, withPlaceholders);
+      for (const problem of layout.unsettled) log(`Footnotes: ${problem}.`);
+      return layout;
     } finally {
       placeholders = false;
     }
@@ -193,7 +197,7 @@ interface FinalPass {
 async function finalPass(book: Book, css: string, layout: PageLayout, steps: {pass: PrintPass; time: Timer; log: (message: string) => void}): Promise<FinalPass> {
   const {pass, time, log} = steps;
   const rectoStarts = new Set([...layout.blockStart].filter(([, page]) => page % 2 === 1).map(([id]) => id));
-  const second = printDocument(book, css, {folios: layout.pages.folios, blanksBefore: layout.blanksBefore, pieces: FINAL_PIECES, rectoStarts});
+  const second = printDocument(book, css, {folios: layout.pages.folios, blanksBefore: layout.blanksBefore, pieces: FINAL_PIECES, rectoStarts, notes: layout.notes});
   const printed = await pass('pass2', second.pieces, true);
   const mismatches: string[] = [];
   let offset = 0;
@@ -214,6 +218,19 @@ async function finalPass(book: Book, css: string, layout: PageLayout, steps: {pa
   // …and, from the layout pass, what they link to in another piece.
   const unplaced = linkAcross(doc, (id) => layout.places.get(id));
   if (unplaced.length > 0) log(`${unplaced.length} link target(s) could not be placed in the PDF (${unplaced.slice(0, 3).join(', ')}); those links do nothing.`);
+  // What Chrome placed beside a page's notes is at the top of the next page.
+  const floats = [...layout.notes].flatMap(([docId, specs]) => specs.flatMap((spec) => {
+    const place = spec.height > 0 ? layout.places.get(floatId(docId, spec.page)) : undefined;
+    return place ? [{page: place.page, reserve: spec.reserve}] : [];
+  }));
+  const final = readDestinations(doc);
+  const moves = liftOutOfNotes(final, floats, second.noteIds, textArea(book.config.print));
+  for (const id of second.lineBlocks) {
+    const place = layout.places.get(id);
+    if (place && final.get(id)?.page !== place.page) moves.set(id, place);
+    else moves.delete(id);
+  }
+  moveDestinations(doc, moves);
   return {blocks: second.blocks, doc, destinations: readDestinations(doc), mismatches};
 }
 

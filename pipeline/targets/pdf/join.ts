@@ -323,3 +323,15 @@ export function linkAcross(doc: PDFDocument, fallback: (id: string) => Destinati
   }
   return [...missing];
 }
+
+/** Points the named destinations of `moves` (by id) at their new page and height. */
+export function moveDestinations(doc: PDFDocument, moves: Map<string, Destination>): void {
+  if (moves.size === 0) return;
+  const dests = destsOf(doc);
+  const pages = doc.getPages();
+  for (const [key] of dests.entries()) {
+    const where = moves.get(decodeName(key.asString()));
+    const target = where ? pages[where.page - 1] : undefined;
+    if (where && target) dests.set(key, doc.context.obj([target.ref, PDFName.of('XYZ'), 0, where.y, 0]));
+  }
+}

@@ -11,6 +11,8 @@ import type {Asset, Book, PagePlan} from '../../model.ts';
 import {roman} from '../../util/roman.ts';
 import {printDocument, type Block, type PrintDocument} from './html.ts';
 import {readDestinations, type Destination} from './read.ts';
+import {textArea} from './geometry.ts';
+import {noteHeights, settleNotes, liftOutOfNotes, floatPages, firstLineMoves, type NoteMetrics, type NotePlan} from './footnotes.ts';
 
 /**
  * How many documents the layout pass prints at once. Chrome lays out and prints one document on
@@ -32,6 +34,12 @@ export interface PageLayout {
   places: Map<string, Destination>;
   /** Laid out with placeholder images (a mismatch in the final pass measures again without). */
   placeholders: boolean;
+  /** Where each page's footnotes stand (empty when the book gathers them per chapter). */
+  notes: NotePlan;
+  /** Layout passes it took to settle the notes (1 without page-bottom notes). */
+  passes: number;
+  /** Notes that are not at the foot of their call's page: why, for the log. */
+  unsettled: string[];
 }
 
 /** Prints HTML documents side by side and reads them (index.ts gives Chrome's). */
@@ -39,10 +47,54 @@ export type PrintPass = (name: string, htmls: string[], tagged: boolean) => Prom
 
 /** Lays the book out and plans its pages. */
 export async function paginate(book: Book, css: string, pass: PrintPass, placeholders: boolean): Promise<PageLayout> {
-  const layout = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES});
-  const dests = measured(layout, await pass('pass1', layout.pieces, false));
-  return {...planPages(layout.blocks, dests, new Set(layout.blockChildIds)), placeholders};
+  const first = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES, measureNotes: true});
+  const printed = await pass('pass1', first.measure ? [...first.pieces, first.measure] : first.pieces, false);
+  let layout = first;
+  let dests = measured(first, printed.slice(0, first.pieces.length));
+  let plan: NotePlan = new Map();
+  const area = textArea(book.config.print);
+  // Blocks beside a page's notes whose first line is on the next page are on that page.
+  const lifted = () => {
+    for (const [id, dest] of firstLineMoves(dests, first.lineBlocks)) dests.set(id, dest);
+    for (const [id, dest] of liftOutOfNotes(dests, floatPages(plan, dests), first.noteIds, area)) if (!first.lineBlocks.includes(id)) dests.set(id, dest);
+  };
+  let passes = 1;
+  const unsettled: string[] = [];
+  if (first.measure) {
+    const metrics: NoteMetrics = {...area, ...noteHeights(first.notes, readDestinations(printed.at(-1)!), area.contentHeight)};
+    // A note longer than half a page is not set at a page's foot: it stays at its chapter's end.
+    const long = first.notes.filter((note) => (metrics.heights.get(note.id) ?? 0) > area.contentHeight / 2);
+    for (const note of long) unsettled.push(`${note.id} (${note.docId}): longer than half a page, set at the chapter's end`);
+    const notes = first.notes.filter((note) => !long.includes(note));
+    // Each pass settles at least the next page of notes of every chapter that has some left.
+    const limit = MAX_NOTE_PASSES;
+    for (;;) {
+      const step = settleNotes(notes, plan, dests, first.blockIdsByDoc, metrics);
+      if (step.done) break;
+      if (passes >= limit) {
+        unsettled.push(`the page-bottom notes did not settle in ${limit} layout passes; the notes not yet placed are set at the end of their chapters`);
+        break;
+      }
+      plan = step.plan;
+      layout = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES, notes: plan});
+      dests = measured(layout, await pass(`pass1.${++passes}`, layout.pieces, false));
+      lifted();
+    }
+    for (const [docId, specs] of plan) {
+      for (const spec of specs) {
+        if (spec.carried.length > 0) unsettled.push(`${spec.carried.join(', ')} (${docId}): set at the foot of the next page, no room below the call`);
+        if (spec.atEnd?.length) unsettled.push(`${spec.atEnd.join(', ')} (${docId}): no room on the page of the call or the next, set at the chapter's end`);
+      }
+    }
+  }
+  return {...planPages(layout.blocks, dests, new Set(layout.blockChildIds)), placeholders, notes: plan, passes, unsettled};
 }
+
+/**
+ * At most this many layout passes settle the notes: one per page of notes in the chapter with
+ * the most, and a few to correct. A book past it gets its remaining notes at the chapters' ends.
+ */
+export const MAX_NOTE_PASSES = 40;
 
 /**
  * The destinations of the layout pass's pieces as if they had been printed as one document:
@@ -91,7 +143,7 @@ export function folioOf(page: number, bodyStart: number): string {
 }
 
 /** Where blank pages go and what every page number becomes, from the layout pass alone. */
-export function planPages(blocks: Block[], dests: Map<string, Destination>, candidates: Set<string>): Omit<PageLayout, 'placeholders'> {
+export function planPages(blocks: Block[], dests: Map<string, Destination>, candidates: Set<string>): Omit<PageLayout, 'placeholders' | 'notes' | 'passes' | 'unsettled'> {
   const blanksBefore = new Set<string>();
   const blankPages = new Set<number>();
   const blockStart = new Map<string, number>();
