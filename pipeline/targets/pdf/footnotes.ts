@@ -261,6 +261,8 @@ export interface Settled {
   plan: NotePlan;
   /** Every chapter's notes are at the foot of their pages. */
   done: boolean;
+  /** The chapters whose floats changed: the next pass lays out only them. */
+  redo: Set<string>;
 }
 
 /**
@@ -270,7 +272,7 @@ export interface Settled {
  */
 export function settleNotes(notes: Note[], plan: NotePlan, dests: Map<string, Destination>, blockIds: Map<string, NoteBlock[]>, metrics: NoteMetrics): Settled {
   const next: NotePlan = new Map();
-  let done = true;
+  const redo = new Set<string>();
   const byDoc = new Map<string, Note[]>();
   for (const note of notes) byDoc.set(note.docId, [...(byDoc.get(note.docId) ?? []), note]);
   const offset = (dest: Destination) => metrics.pageHeight - dest.y;
@@ -301,7 +303,6 @@ export function settleNotes(notes: Note[], plan: NotePlan, dests: Map<string, De
       if (kept.length > 0) next.set(docId, kept);
       continue;
     }
-    done = false;
     // The page to plan: the first wrong float's, unless the next note's call is before it.
     const nextCall = i < docNotes.length ? callPage(docNotes[i]!) : Number.POSITIVE_INFINITY;
     const carriedFrom = kept.at(-1);
@@ -321,8 +322,9 @@ export function settleNotes(notes: Note[], plan: NotePlan, dests: Map<string, De
       spec.carried = spec.carried.filter((id) => !twice.has(id));
     }
     next.set(docId, [...kept, spec]);
+    redo.add(docId);
   }
-  return {plan: next, done};
+  return {plan: next, done: redo.size === 0, redo};
 }
 
 interface PageContext {

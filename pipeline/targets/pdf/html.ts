@@ -53,6 +53,11 @@ export interface PrintLayout {
    * (footnotes.ts). Notes no float holds are set at the end of their chapter.
    */
   notes?: NotePlan;
+  /**
+   * Layout pass: print only these blocks (each starts a page, so each lays out as in the whole
+   * book). The rest of the book is still made, so links and page references read the same.
+   */
+  only?: Set<string>;
   /** Also make the document that measures every note's height (`PrintDocument.measure`). */
   measureNotes?: boolean;
 }
@@ -157,9 +162,12 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
   const probeIds = layout.probe ? new Set([...blocks.map((b) => b.id), ...measured, ...childIds, ...noteIds]) : new Set<string>();
   const canStart = layout.probe ? () => true
     : (child: Root['children'][number]) => child.type === 'element' && layout.rectoStarts?.has(String(child.properties?.dataBlock)) === true;
-  const runs = splitBlocks(root.children, layout.probe || layout.rectoStarts ? layout.pieces ?? 1 : 1, canStart);
-  // The piece each top-level block is printed in (runs are consecutive blocks).
-  const runOf = runs.flatMap((run, r) => run.map(() => r));
+  const only = layout.only;
+  const printed = only ? root.children.filter((child) => child.type === 'element' && only.has(String(child.properties?.dataBlock))) : root.children;
+  const runs = splitBlocks(printed, layout.probe || layout.rectoStarts ? layout.pieces ?? 1 : 1, canStart);
+  // The piece each top-level block is printed in (runs are consecutive blocks; none when left out).
+  const runOfChild = new Map(runs.flatMap((run, r) => run.map((child) => [child, r] as const)));
+  const runOf = root.children.map((child) => runOfChild.get(child));
   const pieceOf = (id: string) => runOf[blockOf.get(id)!];
   if (runs.length > 1 && !layout.probe) linkAcrossPieces(runs, pieceOf);
   const pieces = runs.map((children, r) => {
@@ -175,7 +183,7 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
     return String(first?.properties.dataBlock ?? '');
   });
   return {
-    pieces, pieceStarts, blocks, measuredIds: [...measured], blockChildIds: childIds, enclosingBlock: enclosingBlocks(root),
+    pieces, pieceStarts, blocks: only ? blocks.filter((b) => only.has(b.id)) : blocks, measuredIds: [...measured], blockChildIds: childIds, enclosingBlock: enclosingBlocks(root),
     notes: pageNotes.notes, noteIds: pageNotes.inside, lineBlocks, blockIdsByDoc, ...(measure ? {measure} : {}),
   };
 }

@@ -49,35 +49,38 @@ export type PrintPass = (name: string, htmls: string[], tagged: boolean) => Prom
 export async function paginate(book: Book, css: string, pass: PrintPass, placeholders: boolean): Promise<PageLayout> {
   const first = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES, measureNotes: true});
   const printed = await pass('pass1', first.measure ? [...first.pieces, first.measure] : first.pieces, false);
-  let layout = first;
-  let dests = measured(first, printed.slice(0, first.pieces.length));
+  const pieces = printed.slice(0, first.pieces.length);
+  let dests = measured(first, pieces);
   let plan: NotePlan = new Map();
-  const area = textArea(book.config.print);
-  // Blocks beside a page's notes whose first line is on the next page are on that page.
-  const lifted = () => {
-    for (const [id, dest] of firstLineMoves(dests, first.lineBlocks)) dests.set(id, dest);
-    for (const [id, dest] of liftOutOfNotes(dests, floatPages(plan, dests), first.noteIds, area)) if (!first.lineBlocks.includes(id)) dests.set(id, dest);
-  };
   let passes = 1;
   const unsettled: string[] = [];
   if (first.measure) {
+    const area = textArea(book.config.print);
+    // Blocks beside a page's notes whose first line is on the next page are on that page.
+    const lifted = () => {
+      for (const [id, dest] of firstLineMoves(dests, first.lineBlocks)) dests.set(id, dest);
+      for (const [id, dest] of liftOutOfNotes(dests, floatPages(plan, dests), first.noteIds, area)) if (!first.lineBlocks.includes(id)) dests.set(id, dest);
+    };
     const metrics: NoteMetrics = {...area, ...noteHeights(first.notes, readDestinations(printed.at(-1)!), area.contentHeight)};
     // A note longer than half a page is not set at a page's foot: it stays at its chapter's end.
     const long = first.notes.filter((note) => (metrics.heights.get(note.id) ?? 0) > area.contentHeight / 2);
     for (const note of long) unsettled.push(`${note.id} (${note.docId}): longer than half a page, set at the chapter's end`);
     const notes = first.notes.filter((note) => !long.includes(note));
-    // Each pass settles at least the next page of notes of every chapter that has some left.
-    const limit = MAX_NOTE_PASSES;
+    // Each block starts a page: a pass lays out only the chapters whose floats changed, and the
+    // others keep their pages.
+    const measures = byBlock(first.blocks, dests, pageCountOf(pieces));
     for (;;) {
       const step = settleNotes(notes, plan, dests, first.blockIdsByDoc, metrics);
       if (step.done) break;
-      if (passes >= limit) {
-        unsettled.push(`the page-bottom notes did not settle in ${limit} layout passes; the notes not yet placed are set at the end of their chapters`);
+      if (passes >= MAX_NOTE_PASSES) {
+        unsettled.push(`the page-bottom notes did not settle in ${MAX_NOTE_PASSES} layout passes; the notes not yet placed are set at the end of their chapters`);
         break;
       }
       plan = step.plan;
-      layout = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES, notes: plan});
-      dests = measured(layout, await pass(`pass1.${++passes}`, layout.pieces, false));
+      const part = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES, notes: plan, only: step.redo});
+      const docs = await pass(`pass1.${++passes}`, part.pieces, false);
+      for (const [id, measure] of byBlock(part.blocks, measured(part, docs), pageCountOf(docs))) measures.set(id, measure);
+      dests = assemble(first.blocks, measures);
       lifted();
     }
     for (const [docId, specs] of plan) {
@@ -87,7 +90,43 @@ export async function paginate(book: Book, css: string, pass: PrintPass, placeho
       }
     }
   }
-  return {...planPages(layout.blocks, dests, new Set(layout.blockChildIds)), placeholders, notes: plan, passes, unsettled};
+  return {...planPages(first.blocks, dests, new Set(first.blockChildIds)), placeholders, notes: plan, passes, unsettled};
+}
+
+/** A block's pages in a layout pass: how many, and where its ids are counted from its first page (0). */
+interface BlockMeasure {
+  pages: number;
+  ids: Map<string, Destination>;
+}
+
+/** The pages of a layout pass's pieces together (each piece's pages are those before its probe). */
+function pageCountOf(docs: PDFDocument[]): number {
+  return docs.reduce((sum, doc) => sum + (readDestinations(doc).get('page-probe')?.page ?? 1) - 1, 0);
+}
+
+/** Splits a pass's destinations by block (every block starts a page; they are in page order). */
+function byBlock(blocks: Block[], dests: Map<string, Destination>, pageCount: number): Map<string, BlockMeasure> {
+  const starts = blocks.map((block) => ({id: block.id, page: dests.get(block.id)!.page}));
+  const out = new Map<string, BlockMeasure>();
+  starts.forEach((start, i) => out.set(start.id, {pages: (starts[i + 1]?.page ?? pageCount + 1) - start.page, ids: new Map()}));
+  for (const [id, dest] of dests) {
+    let owner = starts[0];
+    for (const start of starts) if (start.page <= dest.page) owner = start;
+    if (owner) out.get(owner.id)!.ids.set(id, {page: dest.page - owner.page, y: dest.y});
+  }
+  return out;
+}
+
+/** The destinations of the whole book from its blocks' measurements, in order from page 1. */
+function assemble(blocks: Block[], measures: Map<string, BlockMeasure>): Map<string, Destination> {
+  const dests = new Map<string, Destination>();
+  let page = 1;
+  for (const block of blocks) {
+    const measure = measures.get(block.id)!;
+    for (const [id, dest] of measure.ids) dests.set(id, {page: page + dest.page, y: dest.y});
+    page += measure.pages;
+  }
+  return dests;
 }
 
 /**
