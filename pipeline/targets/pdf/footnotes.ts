@@ -1,5 +1,6 @@
 /**
- * Footnotes at the bottom of their page, in a Chrome that has no `float: footnote`. Pure.
+ * Footnotes at the bottom of their page, in a Chrome that has no `float: footnote`: the plan
+ * (notes-html.ts puts it into the print document). Pure.
  *
  * A page's notes are set in a float as wide as the text, placed before a block that starts on
  * that page and tall enough to reach the page's bottom; its `shape-outside` leaves the text the
@@ -16,9 +17,7 @@
  * so low on a page that no block above leaves room for it is set at the foot of the next page,
  * after the notes of that page's own calls' (a continuation the tests allow).
  */
-import type {Element, ElementContent, Root} from 'hast';
-import {h} from 'hastscript';
-import {visit, SKIP} from '../../util/visit.ts';
+import type {Element} from 'hast';
 import type {Destination} from './read.ts';
 
 /** A note of the print document, in reading order. */
@@ -30,6 +29,9 @@ export interface Note {
   /** The top-level block (chapter) the note belongs to. */
   docId: string;
 }
+
+/** The top-level block (chapter, part…) an element of the print document's root stands for. */
+export const blockIdOf = (block: Element): string => String(block.properties?.dataBlock ?? block.properties?.id ?? '');
 
 /** A block of a chapter, in order: a float may stand before it when its lines flow around one. */
 export interface NoteBlock {
@@ -77,150 +79,15 @@ export const isFloatId = (id: string) => /--notes-p\d+$/.test(id);
 /** The ids of the measuring document (one note per page, each followed by an end mark). */
 export const MEASURE_RULE = 'measure--rule';
 export const measureId = (noteId: string) => `measure--${noteId}`;
-const endOf = (id: string) => `${id}--end`;
+export const endOf = (id: string) => `${id}--end`;
 
 /** Room kept above a float's bottom for rounding, pt: a float that does not fit moves to the next page. */
 const SAFETY = 2;
 /** How far a float's bottom may stand above the page's bottom and still count as set there, pt. */
 const TOLERANCE = 6;
 
-/**
- * Takes the notes out of each chapter's end-of-chapter "Notes" section, puts a zero-size mark
- * at every call (Chrome records an inline link's page at the start of its paragraph), and
- * returns the notes in reading order with their `<aside>`s.
- */
-export function takeNotes(root: Root): {notes: Note[]; asides: Map<string, Element>; inside: Set<string>} {
-  const notes: Note[] = [];
-  const asides = new Map<string, Element>();
-  const inside = new Set<string>();
-  for (const block of root.children) {
-    if (block.type !== 'element') continue;
-    const docId = String(block.properties?.dataBlock ?? block.properties?.id ?? '');
-    const calls = new Map<string, string>();
-    block.children = block.children.filter((child) => {
-      if (child.type !== 'element' || !hasClass(child, 'footnotes')) return true;
-      for (const aside of child.children) {
-        if (aside.type !== 'element' || aside.tagName !== 'aside' || typeof aside.properties?.id !== 'string') continue;
-        asides.set(aside.properties.id, aside);
-        visit(aside, 'element', (node: Element) => {
-          if (typeof node.properties?.id === 'string') inside.add(node.properties.id);
-        });
-      }
-      return false;
-    });
-    visit(block, 'element', (node: Element) => {
-      if (node.tagName !== 'a' || !hasClass(node, 'noteref') || typeof node.properties?.href !== 'string') return;
-      const noteId = node.properties.href.slice(1);
-      const callId = typeof node.properties.id === 'string' ? node.properties.id : `${noteId}--call-${calls.size}`;
-      delete node.properties.id;
-      node.children.unshift({type: 'element', tagName: 'span', properties: {id: callId, className: ['anchor', 'note-call']}, children: []});
-      if (!calls.has(noteId)) {
-        calls.set(noteId, callId);
-        notes.push({id: noteId, callId, docId});
-      }
-      return SKIP;
-    });
-    bindCalls(block);
-  }
-  return {notes: notes.filter((note) => asides.has(note.id)), asides, inside};
-}
-
-/**
- * Puts each planned float where its spec says; notes no float holds (not placed yet, or the
- * passes gave up) go back into a "Notes" section at the end of their chapter, so none is lost.
- */
-export function placeNotes(root: Root, notes: Note[], asides: Map<string, Element>, plan: NotePlan): void {
-  const placed = new Set<string>();
-  const floats = new Map<string, {spec: FootSpec; docId: string}>();
-  for (const [docId, specs] of plan) {
-    for (const spec of specs) {
-      if (spec.height > 0) floats.set(spec.anchor.id, {spec, docId});
-      for (const id of spec.notes) placed.add(id);
-    }
-  }
-  const floatOf = (docId: string, spec: FootSpec): Element => h('div', {
-    id: floatId(docId, spec.page), className: [FLOAT_CLASS],
-    style: `height: ${spec.height.toFixed(2)}pt; shape-outside: inset(${Math.max(0, spec.height - spec.reserve).toFixed(2)}pt 0 0 0);`,
-  }, spec.notes.length > 0 ? [h('div', {className: ['page-notes-rule'], ariaHidden: 'true'}), ...spec.notes.map((id) => asides.get(id)!)] : []);
-  for (const block of root.children) {
-    if (block.type !== 'element') continue;
-    visit(block, 'element', (node: Element) => {
-      node.children = node.children.flatMap((child): ElementContent[] => {
-        if (child.type !== 'element') return [child];
-        const id = child.properties?.id;
-        const before = typeof id === 'string' ? floats.get(id) : undefined;
-        if (before?.spec.anchor.kind === 'before') return [floatOf(before.docId, before.spec), child];
-        if (hasClass(child, 'noteref')) {
-          const mark = child.children[0];
-          const callId = mark?.type === 'element' ? mark.properties?.id : undefined;
-          const after = typeof callId === 'string' ? floats.get(callId) : undefined;
-          if (after?.spec.anchor.kind === 'call') return [child, floatOf(after.docId, after.spec)];
-        }
-        return [child];
-      });
-    });
-    const docId = String(block.properties?.dataBlock ?? block.properties?.id ?? '');
-    const left = notes.filter((note) => note.docId === docId && !placed.has(note.id));
-    if (left.length > 0) {
-      block.children.push(h('section', {className: ['footnotes'], ariaLabel: 'Notes'}, [
-        h('h2', {className: ['footnotes-title', 'unnumbered']}, 'Notes'), ...left.map((note) => asides.get(note.id)!),
-      ]));
-    }
-  }
-}
-
 /** The id of the zero-size mark at the start of a block's first line. */
 export const lineId = (id: string) => `${id}--line`;
-const LINE_TAGS = new Set(['p', 'h2', 'h3', 'h4', 'h5', 'h6', 'dt']);
-
-/**
- * Marks the first line of every paragraph and heading of the chapters that have notes. Chrome
- * records a block where its box starts; beside a page's notes a box can start on one page and
- * its first line (kept with the next, or an orphan) on the next. Returns the blocks' ids.
- */
-export function markFirstLines(root: Root, docIds: Set<string>): string[] {
-  const ids: string[] = [];
-  for (const block of root.children) {
-    if (block.type !== 'element' || !docIds.has(String(block.properties?.dataBlock ?? block.properties?.id))) continue;
-    for (const child of block.children) {
-      if (child.type !== 'element' || !LINE_TAGS.has(child.tagName) || typeof child.properties?.id !== 'string') continue;
-      child.children.unshift({type: 'element', tagName: 'span', properties: {id: lineId(child.properties.id), className: ['anchor']}, children: []});
-      ids.push(child.properties.id);
-    }
-  }
-  return ids;
-}
-
-/** Where a block's first line is on a later page than its box, the block is there. */
-export function firstLineMoves(dests: Map<string, Destination>, blocks: string[]): Map<string, Destination> {
-  const moves = new Map<string, Destination>();
-  for (const id of blocks) {
-    const box = dests.get(id);
-    const line = dests.get(lineId(id));
-    if (box && line && line.page > box.page) moves.set(id, line);
-  }
-  return moves;
-}
-
-/** The measuring document's body: the rule, then every note on a page of its own, each followed by an end mark. */
-export function measureBody(notes: Note[], asides: Map<string, Element>): ElementContent[] {
-  const item = (id: string, content: ElementContent[]): ElementContent[] => [
-    h('div', {id, className: [FLOAT_CLASS, 'page-notes-measure']}, content),
-    h('div', {id: endOf(id), className: ['page-notes-end']}),
-  ];
-  return [
-    h('section', {className: ['chapter', 'notes-measure']}, [
-      ...item(MEASURE_RULE, [h('div', {className: ['page-notes-rule']})]),
-      ...notes.flatMap((note) => item(measureId(note.id), [asides.get(note.id)!])),
-    ]),
-  ];
-}
-
-/** Ids the measuring document's print must record. */
-export function measureIds(notes: Note[]): string[] {
-  return [MEASURE_RULE, ...notes.map((n) => measureId(n.id))].flatMap((id) => [id, endOf(id)]);
-}
-
 /** Each note's height (and the rule's) from the measuring print. A note taller than a page counts as a page. */
 export function noteHeights(notes: Note[], dests: Map<string, Destination>, contentHeight: number): {heights: Map<string, number>; ruleHeight: number} {
   const heightOf = (id: string): number => {
@@ -233,17 +100,24 @@ export function noteHeights(notes: Note[], dests: Map<string, Destination>, cont
 }
 
 /**
- * Where a float's notes are, no text can be: a block Chrome records there (its box starts
- * beside the notes, its first line comes on the next page) is on the next page. Returns the
- * ids to move, placed at the top of that page. `floats`: each float's page (in the numbering of
- * `dests`) and the height kept for its notes; `inside`: ids within the notes.
+ * Where Chrome's destinations are wrong beside a page's notes, and where they should be. A
+ * block's box can start beside the notes while its first line (kept with the next, or an orphan)
+ * is on the next page: the blocks of `lineBlocks` are where `firstLine` says their first line is.
+ * Anything else recorded in a float's notes space (`floats`: each float's page in the numbering
+ * of `dests` and the height kept for its notes), except the notes themselves (`inside`), is at
+ * the top of the next page.
  */
-export function liftOutOfNotes(dests: Map<string, Destination>, floats: {page: number; reserve: number}[], inside: Set<string>, metrics: Pick<NoteMetrics, 'pageHeight' | 'contentHeight'>): Map<string, Destination> {
+export function placesBesideNotes(dests: Map<string, Destination>, c: {floats: {page: number; reserve: number}[]; inside: Set<string>; lineBlocks: Set<string>; firstLine: (id: string) => Destination | undefined}, metrics: Pick<NoteMetrics, 'pageHeight' | 'contentHeight'>): Map<string, Destination> {
   const moves = new Map<string, Destination>();
-  const byPage = new Map(floats.filter((f) => f.reserve > 0).map((f) => [f.page, f.reserve]));
+  const byPage = new Map(c.floats.filter((f) => f.reserve > 0).map((f) => [f.page, f.reserve]));
   for (const [id, dest] of dests) {
+    if (c.lineBlocks.has(id)) {
+      const line = c.firstLine(id);
+      if (line && line.page !== dest.page) moves.set(id, line);
+      continue;
+    }
     const reserve = byPage.get(dest.page);
-    if (reserve === undefined || inside.has(id) || isFloatId(id) || id.endsWith('--line')) continue;
+    if (reserve === undefined || c.inside.has(id) || isFloatId(id) || id.endsWith('--line')) continue;
     if (metrics.pageHeight - dest.y >= metrics.contentHeight - reserve - 1) moves.set(id, {page: dest.page + 1, y: metrics.pageHeight});
   }
   return moves;
@@ -377,32 +251,11 @@ function planPage(docId: string, page: number, group: Note[], old: FootSpec | un
   return {page, notes: [], carried: group.map((n) => n.id), anchor: {kind: 'before', id: ''}, height: 0, reserve: 0};
 }
 
-/**
- * A call mark never starts a line: the word before it and the call (its zero-size mark is an
- * atomic inline, which Chrome may break around) are kept together.
- */
-function bindCalls(tree: Element): void {
-  visit(tree, 'element', (node: Element) => {
-    if (hasClass(node, 'note-call-word')) return SKIP;
-    for (let i = 1; i < node.children.length; i++) {
-      const call = node.children[i]!;
-      const before = node.children[i - 1]!;
-      if (call.type !== 'element' || before.type !== 'text' || !isCall(call)) continue;
-      const word = /\S+$/.exec(before.value)?.[0];
-      if (!word) continue;
-      before.value = before.value.slice(0, -word.length);
-      node.children[i] = h('span', {className: ['note-call-word']}, [{type: 'text', value: word}, call]);
-    }
-  });
-}
-
-const isCall = (node: Element): boolean => hasClass(node, 'noteref') || (node.tagName === 'sup' && node.children.some((c) => c.type === 'element' && hasClass(c, 'noteref')));
-
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function hasClass(node: Element, name: string): boolean {
+export function hasClass(node: Element, name: string): boolean {
   const c = node.properties?.className;
   return Array.isArray(c) && c.includes(name);
 }

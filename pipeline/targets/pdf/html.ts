@@ -12,7 +12,8 @@ import {hyphenate} from './hyphenate.ts';
 import {pageRules} from './geometry.ts';
 import {halfTitlePage, titlePage, copyrightPage, partPage, docSection, readingOrder} from '../pages.ts';
 import {sizeImage} from '../../stages/media.ts';
-import {takeNotes, placeNotes, measureBody, measureIds, floatId, isFloatId, markFirstLines, lineId, type Note, type NoteBlock, type NotePlan} from './footnotes.ts';
+import {floatId, isFloatId, lineId, type Note, type NoteBlock, type NotePlan} from './footnotes.ts';
+import {takeNotes, placeNotes, measureBody, measureIds, markFirstLines, noteBlocks} from './notes-html.ts';
 
 /** One top-level block of the print document, in reading order. */
 export interface Block {
@@ -89,7 +90,7 @@ export interface PrintDocument {
   /** Blocks whose first line is marked (chapters with page-bottom notes; `lineId`). */
   lineBlocks: string[];
   /** Ids inside the page-bottom notes. */
-  noteIds: Set<string>;
+  insideNotes: Set<string>;
   /** Each chapter's block ids, in reading order: where a page's notes may stand. */
   blockIdsByDoc: Map<string, NoteBlock[]>;
   /** With `measureNotes`: every note on a page of its own, to measure (footnotes.ts). */
@@ -139,7 +140,7 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
   const root: Root = {type: 'root', children: body};
   removeByClass(root, 'online-only');
   const pageNotes = config.print.notes === 'page' ? takeNotes(root) : {notes: [], asides: new Map<string, Element>(), inside: new Set<string>()};
-  const blockIdsByDoc = blockIdsOfDocs(root);
+  const blockIdsByDoc = noteBlocks(root);
   const lineBlocks = pageNotes.notes.length > 0 ? markFirstLines(root, new Set(pageNotes.notes.map((n) => n.docId))) : [];
   if (pageNotes.notes.length > 0) placeNotes(root, pageNotes.notes, pageNotes.asides, layout.notes ?? new Map());
   const blockOf = blockOfIds(root);
@@ -184,7 +185,7 @@ export function printDocument(book: Book, css: string, layout: PrintLayout): Pri
   });
   return {
     pieces, pieceStarts, blocks: only ? blocks.filter((b) => only.has(b.id)) : blocks, measuredIds: [...measured], blockChildIds: childIds, enclosingBlock: enclosingBlocks(root),
-    notes: pageNotes.notes, noteIds: pageNotes.inside, lineBlocks, blockIdsByDoc, ...(measure ? {measure} : {}),
+    notes: pageNotes.notes, insideNotes: pageNotes.inside, lineBlocks, blockIdsByDoc, ...(measure ? {measure} : {}),
   };
 }
 
@@ -252,21 +253,6 @@ function linkAcrossPieces(runs: Root['children'][], pieceOf: (id: string) => num
       }
     });
   });
-}
-
-const FLOWING = new Set(['p', 'ul', 'ol', 'dl', 'blockquote', 'h2', 'h3', 'h4', 'h5', 'h6']);
-
-/** Each top-level block's child ids where a page's notes may stand (before the floats go in). */
-function blockIdsOfDocs(root: Root): Map<string, NoteBlock[]> {
-  const out = new Map<string, NoteBlock[]>();
-  for (const block of root.children) {
-    if (block.type !== 'element') continue;
-    // Only blocks whose lines flow around a float: a table, figure, listing or equation beside
-    // a float as wide as the text would be squeezed (and Chrome would shrink the whole print).
-    const ids = block.children.flatMap((c) => (c.type === 'element' && typeof c.properties?.id === 'string' ? [{id: c.properties.id, flowing: FLOWING.has(c.tagName)}] : []));
-    out.set(String(block.properties?.dataBlock ?? block.properties?.id), ids);
-  }
-  return out;
 }
 
 /** Ids of the blocks in each document section: candidates for page-break markers. */

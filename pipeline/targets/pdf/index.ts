@@ -24,7 +24,7 @@ import {readDestinations} from './read.ts';
 import {finishPdf, READ, type PageInfo, type OutlineItem} from './finish.ts';
 import {joinPrints, linkAcross, moveDestinations} from './join.ts';
 import {textArea} from './geometry.ts';
-import {liftOutOfNotes, floatId} from './footnotes.ts';
+import {placesBesideNotes, floatPages} from './footnotes.ts';
 import {paginate, placeholderOf, folioOf, type PageLayout, type PrintPass} from './paginate.ts';
 
 export {LAYOUT_PIECES, joinLayoutDestinations, measured, planPages, placeholderOf, type PageLayout} from './paginate.ts';
@@ -218,20 +218,15 @@ async function finalPass(book: Book, css: string, layout: PageLayout, steps: {pa
   // …and, from the layout pass, what they link to in another piece.
   const unplaced = linkAcross(doc, (id) => layout.places.get(id));
   if (unplaced.length > 0) log(`${unplaced.length} link target(s) could not be placed in the PDF (${unplaced.slice(0, 3).join(', ')}); those links do nothing.`);
-  // What Chrome placed beside a page's notes is at the top of the next page.
-  const floats = [...layout.notes].flatMap(([docId, specs]) => specs.flatMap((spec) => {
-    const place = spec.height > 0 ? layout.places.get(floatId(docId, spec.page)) : undefined;
-    return place ? [{page: place.page, reserve: spec.reserve}] : [];
-  }));
-  const final = readDestinations(doc);
-  const moves = liftOutOfNotes(final, floats, second.noteIds, textArea(book.config.print));
-  for (const id of second.lineBlocks) {
-    const place = layout.places.get(id);
-    if (place && final.get(id)?.page !== place.page) moves.set(id, place);
-    else moves.delete(id);
-  }
+  // Chrome's destinations beside a page's notes go where the layout pass found those blocks.
+  const destinations = readDestinations(doc);
+  const moves = placesBesideNotes(destinations, {
+    floats: floatPages(layout.notes, layout.places), inside: second.insideNotes,
+    lineBlocks: new Set(second.lineBlocks), firstLine: (id) => layout.places.get(id),
+  }, textArea(book.config.print));
   moveDestinations(doc, moves);
-  return {blocks: second.blocks, doc, destinations: readDestinations(doc), mismatches};
+  for (const [id, dest] of moves) destinations.set(id, dest);
+  return {blocks: second.blocks, doc, destinations, mismatches};
 }
 
 /** What Chrome may load for the print document: the book's images (or their placeholders) and our fonts. */

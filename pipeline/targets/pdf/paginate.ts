@@ -12,7 +12,7 @@ import {roman} from '../../util/roman.ts';
 import {printDocument, type Block, type PrintDocument} from './html.ts';
 import {readDestinations, type Destination} from './read.ts';
 import {textArea} from './geometry.ts';
-import {noteHeights, settleNotes, liftOutOfNotes, floatPages, firstLineMoves, type NoteMetrics, type NotePlan} from './footnotes.ts';
+import {noteHeights, settleNotes, placesBesideNotes, floatPages, lineId, type NoteMetrics, type NotePlan} from './footnotes.ts';
 
 /**
  * How many documents the layout pass prints at once. Chrome lays out and prints one document on
@@ -49,17 +49,17 @@ export type PrintPass = (name: string, htmls: string[], tagged: boolean) => Prom
 export async function paginate(book: Book, css: string, pass: PrintPass, placeholders: boolean): Promise<PageLayout> {
   const first = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES, measureNotes: true});
   const printed = await pass('pass1', first.measure ? [...first.pieces, first.measure] : first.pieces, false);
-  const pieces = printed.slice(0, first.pieces.length);
-  let dests = measured(first, pieces);
+  let pieces = printed.slice(0, first.pieces.length).map(readDestinations);
+  let dests = measuredFrom(first, pieces);
   let plan: NotePlan = new Map();
   let passes = 1;
   const unsettled: string[] = [];
   if (first.measure) {
     const area = textArea(book.config.print);
-    // Blocks beside a page's notes whose first line is on the next page are on that page.
-    const lifted = () => {
-      for (const [id, dest] of firstLineMoves(dests, first.lineBlocks)) dests.set(id, dest);
-      for (const [id, dest] of liftOutOfNotes(dests, floatPages(plan, dests), first.noteIds, area)) if (!first.lineBlocks.includes(id)) dests.set(id, dest);
+    const lineBlocks = new Set(first.lineBlocks);
+    const besideNotes = () => {
+      const moves = placesBesideNotes(dests, {floats: floatPages(plan, dests), inside: first.insideNotes, lineBlocks, firstLine: (id) => dests.get(lineId(id))}, area);
+      for (const [id, dest] of moves) dests.set(id, dest);
     };
     const metrics: NoteMetrics = {...area, ...noteHeights(first.notes, readDestinations(printed.at(-1)!), area.contentHeight)};
     // A note longer than half a page is not set at a page's foot: it stays at its chapter's end.
@@ -78,10 +78,10 @@ export async function paginate(book: Book, css: string, pass: PrintPass, placeho
       }
       plan = step.plan;
       const part = printDocument(book, css, {probe: true, pieces: LAYOUT_PIECES, notes: plan, only: step.redo});
-      const docs = await pass(`pass1.${++passes}`, part.pieces, false);
-      for (const [id, measure] of byBlock(part.blocks, measured(part, docs), pageCountOf(docs))) measures.set(id, measure);
+      pieces = (await pass(`pass1.${++passes}`, part.pieces, false)).map(readDestinations);
+      for (const [id, measure] of byBlock(part.blocks, measuredFrom(part, pieces), pageCountOf(pieces))) measures.set(id, measure);
       dests = assemble(first.blocks, measures);
-      lifted();
+      besideNotes();
     }
     for (const [docId, specs] of plan) {
       for (const spec of specs) {
@@ -100,18 +100,23 @@ interface BlockMeasure {
 }
 
 /** The pages of a layout pass's pieces together (each piece's pages are those before its probe). */
-function pageCountOf(docs: PDFDocument[]): number {
-  return docs.reduce((sum, doc) => sum + (readDestinations(doc).get('page-probe')?.page ?? 1) - 1, 0);
+function pageCountOf(pieces: Map<string, Destination>[]): number {
+  return pieces.reduce((sum, dests) => sum + (dests.get('page-probe')?.page ?? 1) - 1, 0);
 }
 
 /** Splits a pass's destinations by block (every block starts a page; they are in page order). */
 function byBlock(blocks: Block[], dests: Map<string, Destination>, pageCount: number): Map<string, BlockMeasure> {
   const starts = blocks.map((block) => ({id: block.id, page: dests.get(block.id)!.page}));
   const out = new Map<string, BlockMeasure>();
-  starts.forEach((start, i) => out.set(start.id, {pages: (starts[i + 1]?.page ?? pageCount + 1) - start.page, ids: new Map()}));
+  // The block each page belongs to.
+  const ownerOf: {id: string; page: number}[] = [];
+  starts.forEach((start, i) => {
+    const pages = (starts[i + 1]?.page ?? pageCount + 1) - start.page;
+    out.set(start.id, {pages, ids: new Map()});
+    for (let page = start.page; page < start.page + pages; page++) ownerOf[page] = start;
+  });
   for (const [id, dest] of dests) {
-    let owner = starts[0];
-    for (const start of starts) if (start.page <= dest.page) owner = start;
+    const owner = ownerOf[dest.page];
     if (owner) out.get(owner.id)!.ids.set(id, {page: dest.page - owner.page, y: dest.y});
   }
   return out;
@@ -153,7 +158,12 @@ export function joinLayoutDestinations(pieces: Map<string, Destination>[]): Map<
 
 /** Where the layout pass (printed as `layout`'s pieces) put every id it measured. */
 export function measured(layout: PrintDocument, docs: PDFDocument[]): Map<string, Destination> {
-  const dests = joinLayoutDestinations(docs.map(readDestinations));
+  return measuredFrom(layout, docs.map(readDestinations));
+}
+
+/** `measured`, from each piece's destinations as read. */
+function measuredFrom(layout: PrintDocument, pieces: Map<string, Destination>[]): Map<string, Destination> {
+  const dests = joinLayoutDestinations(pieces);
   // Chrome occasionally records no destination for an inline anchor: use its block's.
   for (const id of layout.measuredIds) {
     const block = layout.enclosingBlock.get(id);
